@@ -73,7 +73,7 @@ func TestDecoderRefusals(t *testing.T) {
 	const head = `<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`
 	cases := []struct {
 		name, input, cond string
-		limits          Limits
+		limits            Limits
 	}{
 		{"doctype", `<?xml version='1.0'?><!DOCTYPE foo [<!ENTITY x "y">]>` + head, CondRestrictedXML, Limits{}},
 		{"entity declaration inside stream", head + `<!ENTITY x "y">`, CondRestrictedXML, Limits{}},

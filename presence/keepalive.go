@@ -69,6 +69,13 @@ func (w *watch) check() {
 		return
 	}
 	now := time.Now()
+	if p, ok := w.sess.Transport().(server.Pauser); ok && p.Paused() {
+		// The client said it would be away (a BOSH pause): not silence.
+		w.pings = 0
+		w.timer.Reset(w.t.cfg.PingInterval)
+		w.mu.Unlock()
+		return
+	}
 	if w.pings > 0 && w.sess.LastActivity().After(w.lastPing) {
 		w.pings = 0 // the client spoke after our ping: alive
 	}

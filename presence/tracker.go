@@ -266,8 +266,8 @@ func (t *Tracker) SessionEnded(s *server.Session, reason string) {
 	t.mu.Unlock()
 	if timedOut {
 		t.metrics.timedOut.Inc()
+		// The session's logger already carries its jid.
 		s.Logger().Info("keepalive timeout: session closed",
-			zap.String("jid", s.JID().String()),
 			zap.Duration("silent_for", time.Since(s.LastActivity())))
 	}
 	t.deliver(u)

@@ -244,15 +244,23 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	for _, s := range all {
 		s.Close(&StreamError{Condition: CondSystemShutdown, Text: "the server is shutting down"})
 	}
-	if drained == nil {
-		return nil
+	if drained != nil {
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			return fmt.Errorf("server shutdown: %w", ctx.Err())
+		}
 	}
-	select {
-	case <-drained:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("server shutdown: %w", ctx.Err())
+	// The sessions have ended; wait until their transports have written
+	// the goodbye, since the process may exit as soon as this returns.
+	for _, s := range all {
+		select {
+		case <-s.finished:
+		case <-ctx.Done():
+			return fmt.Errorf("server shutdown: waiting for transports to flush: %w", ctx.Err())
+		}
 	}
+	return nil
 }
 
 // SessionCount is the number of live sessions, bound or not.

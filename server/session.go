@@ -56,6 +56,8 @@ type Session struct {
 	queue        sendQueue
 	outCount     counter
 	done         chan struct{}
+	finished     chan struct{} // closed by TransportFinished
+	finishOnce   sync.Once
 	negotiation  *time.Timer
 }
 
@@ -64,11 +66,12 @@ type counter interface{ Inc() }
 
 func newSession(srv *Server, t Transport) *Session {
 	s := &Session{
-		srv:   srv,
-		t:     t,
-		id:    randomID(6),
-		queue: sendQueue{maxItems: srv.cfg.SendQueueStanzas, maxBytes: srv.cfg.SendQueueBytes},
-		done:  make(chan struct{}),
+		srv:      srv,
+		t:        t,
+		id:       randomID(6),
+		queue:    sendQueue{maxItems: srv.cfg.SendQueueStanzas, maxBytes: srv.cfg.SendQueueBytes},
+		done:     make(chan struct{}),
+		finished: make(chan struct{}),
 	}
 	s.log.Store(srv.log.With(zap.String("session", s.id), zap.String("transport", t.Kind())))
 	s.outCount = srv.metrics.stanzasOut.WithLabelValues(t.Kind())
@@ -108,6 +111,11 @@ func (s *Session) Priority() int { return int(s.priority.Load()) }
 
 // Done is closed when the session has ended.
 func (s *Session) Done() <-chan struct{} { return s.done }
+
+// TransportFinished is called by the transport once it will write nothing
+// more: its goodbye is on the wire, or the connection is gone. Server
+// shutdown waits for it so that no client misses its close.
+func (s *Session) TransportFinished() { s.finishOnce.Do(func() { close(s.finished) }) }
 
 // Closed reports whether the session has ended.
 func (s *Session) Closed() bool {

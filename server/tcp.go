@@ -229,6 +229,7 @@ func (c *tcpConn) upgradeTLS() error {
 }
 
 func (c *tcpConn) writeLoop() {
+	defer c.sess.TransportFinished()
 	defer c.conn.Close()
 	bw := bufio.NewWriterSize(writerTo{c}, 8192)
 	var batch []Packet

@@ -23,6 +23,8 @@ type Transport interface {
 	// Shutdown ends the transport once what is queued has been written.
 	// cond is the stream error condition the session ended with, or "" for
 	// a clean end. It must not block and may be called more than once.
+	// When the transport will write nothing more (the goodbye is out, or
+	// the connection is gone) it calls Session.TransportFinished.
 	Shutdown(cond string)
 }
 
@@ -38,6 +40,14 @@ type TLSUpgrader interface {
 // restarts after SASL success (TCP reads a new <stream:stream> header).
 type StreamResetter interface {
 	ResetStream()
+}
+
+// Pauser is a transport whose client can pause the session on purpose
+// (BOSH, XEP-0124 §10). While Paused reports true, the keepalive monitor
+// does not count the silence against the session; the transport bounds
+// the pause itself.
+type Pauser interface {
+	Paused() bool
 }
 
 // StreamHeader is what a client's stream open says, whatever the transport.

@@ -366,6 +366,7 @@ func setDefaultNamespace(el *etree.Element, ns string) { el.CreateAttr("xmlns", 
 // the pings; at shutdown it writes what is left, the close frame, waits a
 // bounded time for the client's close frame and closes the connection.
 func (t *wsTransport) writeLoop() {
+	defer t.sess.TransportFinished()
 	defer t.conn.Close()
 	var ping <-chan time.Time
 	if t.opts.PingInterval > 0 {
@@ -448,6 +449,9 @@ func (t *wsTransport) closeHandshake() {
 	if err := t.conn.WriteClose(code, reason, time.Now().Add(t.opts.WriteTimeout)); err != nil {
 		return
 	}
+	// Our goodbye is on the wire: a server shutdown need not wait for the
+	// client's answering close frame.
+	t.sess.TransportFinished()
 	timer := time.NewTimer(t.opts.WriteTimeout)
 	defer timer.Stop()
 	select {

@@ -190,6 +190,37 @@ func ParseDocument(data []byte, limits Limits) (*etree.Element, error) {
 	return ev.Element, nil
 }
 
+// ParseWrapper parses data as one wrapper element whose children are
+// stanzas, such as a BOSH <body/>: it returns the wrapper's start tag and
+// its child elements. Each child is held to limits as a stanza on a stream
+// is, so that a wrapper cannot carry a stanza larger than a stream may; the
+// caller bounds the size of data as a whole.
+func ParseWrapper(data []byte, limits Limits) (StartInfo, []*etree.Element, error) {
+	d := NewStreamDecoder(bytes.NewReader(data), limits)
+	var (
+		start    StartInfo
+		children []*etree.Element
+	)
+	for {
+		ev, err := d.Next()
+		if err == io.EOF && d.ended {
+			return start, children, nil
+		}
+		if err != nil {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				err = &StreamError{Condition: CondNotWellFormed, Text: "unexpected end of document"}
+			}
+			return StartInfo{}, nil, err
+		}
+		switch ev.Kind {
+		case EventStreamStart:
+			start = ev.Start
+		case EventElement:
+			children = append(children, ev.Element)
+		}
+	}
+}
+
 // Next returns the next event. At the end of input it returns io.EOF; a
 // broken input returns a *StreamError with the RFC 6120 condition; other
 // errors are the reader's (a closed connection).

@@ -23,6 +23,7 @@ type TCP struct {
 	header  atomicHeader
 	closed  chan struct{}
 	once    sync.Once
+	readEnd chan struct{} // closed when the reader has stopped: the stream is over
 }
 
 type event struct {
@@ -48,7 +49,7 @@ func DialTCP(addr string, tlsConfig *tls.Config) (*TCP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
-	t := &TCP{conn: conn, events: make(chan event, 256), upgrade: make(chan *bufio.Reader), closed: make(chan struct{})}
+	t := &TCP{conn: conn, events: make(chan event, 256), upgrade: make(chan *bufio.Reader), closed: make(chan struct{}), readEnd: make(chan struct{})}
 	go t.readLoop(bufio.NewReader(conn))
 	return t, nil
 }
@@ -63,6 +64,7 @@ func (t *TCP) Header() server.StartInfo {
 }
 
 func (t *TCP) readLoop(br *bufio.Reader) {
+	defer close(t.readEnd)
 	limits := server.Limits{MaxBytes: 64 << 20, MaxDepth: 1000}
 	for {
 		dec := server.NewStreamDecoder(br, limits)
@@ -168,8 +170,15 @@ func (t *TCP) ConnectionState() (tls.ConnectionState, bool) {
 	return tls.ConnectionState{}, false
 }
 
-// Close sends </stream:stream> and waits for the server's close.
+// Close sends </stream:stream> and waits for the server's close. A stream
+// the server has already ended is just dropped.
 func (t *TCP) Close() error {
+	select {
+	case <-t.readEnd:
+		t.Drop()
+		return nil
+	default:
+	}
 	err := t.Send(`</stream:stream>`)
 	deadline := time.After(2 * time.Second)
 	for err == nil {
@@ -179,6 +188,9 @@ func (t *TCP) Close() error {
 				t.Drop()
 				return nil
 			}
+		case <-t.readEnd:
+			t.Drop()
+			return nil
 		case <-deadline:
 			err = fmt.Errorf("tcp: server did not close the stream")
 		}

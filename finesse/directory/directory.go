@@ -1,0 +1,263 @@
+package directory
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"slices"
+	"strings"
+
+	"github.com/finesse-notify/finesse-notify/server"
+)
+
+// Role is what a user may do in Finesse.
+type Role string
+
+// The roles of Finesse users.
+const (
+	RoleAgent         Role = "Agent"
+	RoleSupervisor    Role = "Supervisor"
+	RoleAdministrator Role = "Administrator"
+)
+
+// Category is what a reason code explains: a NOT_READY or a LOGOUT.
+type Category string
+
+// The reason code categories.
+const (
+	CategoryNotReady Category = "NOT_READY"
+	CategoryLogout   Category = "LOGOUT"
+)
+
+// User is a Finesse user. The password is not part of it: it is checked
+// with Authenticate and never handed out.
+type User struct {
+	// ID is the user id as written in the directory: the id in REST URLs.
+	// The XMPP localpart is its lower-case form (Localpart).
+	ID        string
+	FirstName string
+	LastName  string
+	LoginName string
+	Role      Role
+	// TeamID is the user's team, 0 for an administrator without one.
+	TeamID    int
+	Extension string
+	// SupervisedTeams are the teams a supervisor supervises (nil otherwise).
+	SupervisedTeams []int
+}
+
+// Localpart is the user's XMPP localpart: the id in lower case, as Cisco's
+// tunnel builds the JID.
+func (u User) Localpart() string { return strings.ToLower(u.ID) }
+
+// IsSupervisor reports whether u supervises teams.
+func (u User) IsSupervisor() bool { return u.Role == RoleSupervisor }
+
+// Supervises reports whether u supervises team id.
+func (u User) Supervises(teamID int) bool {
+	return u.Role == RoleSupervisor && slices.Contains(u.SupervisedTeams, teamID)
+}
+
+func (u User) clone() User {
+	u.SupervisedTeams = slices.Clone(u.SupervisedTeams)
+	return u
+}
+
+// Team is a Finesse team.
+type Team struct {
+	ID   int
+	Name string
+}
+
+// ReasonCode is a NOT_READY or LOGOUT reason code.
+type ReasonCode struct {
+	// ID identifies the reason code object (/finesse/api/ReasonCode/{id});
+	// Code is the number reported to the contact centre.
+	ID       int
+	Category Category
+	Code     int
+	Label    string
+	// ForAll offers the code to every team; otherwise only to Teams.
+	ForAll bool
+	Teams  []int
+	// SystemCode marks codes the system sets (forced logout, RONA...);
+	// agents are never offered them.
+	SystemCode bool
+}
+
+// OfferedTo reports whether an agent of team teamID may choose the code.
+func (rc ReasonCode) OfferedTo(teamID int) bool {
+	return !rc.SystemCode && (rc.ForAll || slices.Contains(rc.Teams, teamID))
+}
+
+func (rc ReasonCode) clone() ReasonCode {
+	rc.Teams = slices.Clone(rc.Teams)
+	return rc
+}
+
+// MediaRoutingDomain is a media routing domain (MRD): the voice channel
+// or a non-voice one (chat, email, tasks) an agent signs in to.
+type MediaRoutingDomain struct {
+	ID             int
+	Name           string
+	Description    string
+	Voice          bool
+	Interruptible  bool
+	MaxDialogLimit int
+}
+
+// Directory is a validated, immutable set of users, teams, reason codes and
+// media routing domains.
+type Directory struct {
+	users       []User
+	passwords   map[string][sha256.Size]byte // by lower-case id
+	byID        map[string]int               // lower-case id → index in users
+	teams       []Team
+	teamByID    map[int]int
+	reasonCodes []ReasonCode
+	rcByID      map[int]int
+	mrds        []MediaRoutingDomain
+	mrdByID     map[int]int
+}
+
+var _ server.Accounts = (*Directory)(nil)
+
+// Authenticate checks a SASL PLAIN (or HTTP Basic) identity and password.
+// The identity matches a user id whatever its case; the lower-case id is
+// returned. Passwords are compared in constant time, and an unknown user
+// costs the same comparison as a known one.
+func (d *Directory) Authenticate(username, password string) (localpart string, ok bool) {
+	local := strings.ToLower(username)
+	want, known := d.passwords[local]
+	got := sha256.Sum256([]byte(password))
+	match := subtle.ConstantTimeCompare(want[:], got[:]) == 1
+	if !known || !match {
+		return "", false
+	}
+	return local, true
+}
+
+// Exists reports whether localpart names a user (ignoring case).
+func (d *Directory) Exists(localpart string) bool {
+	_, ok := d.byID[strings.ToLower(localpart)]
+	return ok
+}
+
+// User returns the user whose id is id, ignoring case.
+func (d *Directory) User(id string) (User, bool) {
+	i, ok := d.byID[strings.ToLower(id)]
+	if !ok {
+		return User{}, false
+	}
+	return d.users[i].clone(), true
+}
+
+// Users returns every user in directory order.
+func (d *Directory) Users() []User {
+	out := make([]User, len(d.users))
+	for i, u := range d.users {
+		out[i] = u.clone()
+	}
+	return out
+}
+
+// Team returns the team whose id is id.
+func (d *Directory) Team(id int) (Team, bool) {
+	i, ok := d.teamByID[id]
+	if !ok {
+		return Team{}, false
+	}
+	return d.teams[i], true
+}
+
+// Teams returns every team in directory order.
+func (d *Directory) Teams() []Team { return slices.Clone(d.teams) }
+
+// TeamMembers returns the users whose team is teamID, in directory order.
+func (d *Directory) TeamMembers(teamID int) []User {
+	var out []User
+	for _, u := range d.users {
+		if u.TeamID == teamID {
+			out = append(out, u.clone())
+		}
+	}
+	return out
+}
+
+// ReasonCode returns the reason code whose object id is id.
+func (d *Directory) ReasonCode(id int) (ReasonCode, bool) {
+	i, ok := d.rcByID[id]
+	if !ok {
+		return ReasonCode{}, false
+	}
+	return d.reasonCodes[i].clone(), true
+}
+
+// ReasonCodeByCode returns the reason code of category whose code is code.
+func (d *Directory) ReasonCodeByCode(category Category, code int) (ReasonCode, bool) {
+	for _, rc := range d.reasonCodes {
+		if rc.Category == category && rc.Code == code {
+			return rc.clone(), true
+		}
+	}
+	return ReasonCode{}, false
+}
+
+// ReasonCodes returns every reason code of category, system codes
+// included, in directory order. An empty category returns all of them.
+func (d *Directory) ReasonCodes(category Category) []ReasonCode {
+	var out []ReasonCode
+	for _, rc := range d.reasonCodes {
+		if category == "" || rc.Category == category {
+			out = append(out, rc.clone())
+		}
+	}
+	return out
+}
+
+// ReasonCodesFor returns the reason codes of category that user userID may
+// choose: not system codes, and either for all teams or for the user's.
+func (d *Directory) ReasonCodesFor(userID string, category Category) []ReasonCode {
+	u, ok := d.User(userID)
+	if !ok {
+		return nil
+	}
+	var out []ReasonCode
+	for _, rc := range d.reasonCodes {
+		if rc.Category == category && rc.OfferedTo(u.TeamID) {
+			out = append(out, rc.clone())
+		}
+	}
+	return out
+}
+
+// MediaRoutingDomain returns the MRD whose id is id.
+func (d *Directory) MediaRoutingDomain(id int) (MediaRoutingDomain, bool) {
+	i, ok := d.mrdByID[id]
+	if !ok {
+		return MediaRoutingDomain{}, false
+	}
+	return d.mrds[i], true
+}
+
+// MediaRoutingDomainByName returns the MRD whose enterprise name is name.
+func (d *Directory) MediaRoutingDomainByName(name string) (MediaRoutingDomain, bool) {
+	for _, m := range d.mrds {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return MediaRoutingDomain{}, false
+}
+
+// MediaRoutingDomains returns every MRD in directory order.
+func (d *Directory) MediaRoutingDomains() []MediaRoutingDomain { return slices.Clone(d.mrds) }
+
+// VoiceMRD returns the voice MRD, if the directory has one.
+func (d *Directory) VoiceMRD() (MediaRoutingDomain, bool) {
+	for _, m := range d.mrds {
+		if m.Voice {
+			return m, true
+		}
+	}
+	return MediaRoutingDomain{}, false
+}

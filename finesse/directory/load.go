@@ -1,0 +1,466 @@
+package directory
+
+import (
+	"bytes"
+	"crypto/sha256"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/finesse-notify/finesse-notify/server"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// DefaultYAML returns the embedded default directory file, a starting point
+// for one's own.
+func DefaultYAML() []byte { return slices.Clone(defaultYAML) }
+
+// Default returns the embedded default directory: agents 1001-1010 and 1080
+// and supervisor 2001 in team 1 ("Team A"), administrator "admin", every
+// password "password"; a few reason codes; the voice MRD and two non-voice
+// MRDs.
+func Default() *Directory {
+	d, err := parse(defaultYAML, "default.yaml")
+	if err != nil {
+		// The file is compiled in and covered by the tests.
+		panic("directory: the embedded default is invalid: " + err.Error())
+	}
+	return d
+}
+
+// Load reads and validates the YAML directory file at path.
+func Load(path string) (*Directory, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("directory: %w", err)
+	}
+	return parse(data, path)
+}
+
+// Parse reads and validates a YAML directory (the format of default.yaml).
+func Parse(data []byte) (*Directory, error) { return parse(data, "") }
+
+// The file's shape. Unknown keys are errors.
+type file struct {
+	Teams               []fileTeam       `yaml:"teams"`
+	Users               []fileUser       `yaml:"users"`
+	ReasonCodes         []fileReasonCode `yaml:"reasonCodes"`
+	MediaRoutingDomains []fileMRD        `yaml:"mediaRoutingDomains"`
+}
+
+type fileTeam struct {
+	ID   int    `yaml:"id"`
+	Name string `yaml:"name"`
+}
+
+type fileUser struct {
+	ID         string `yaml:"id"`
+	Password   string `yaml:"password"`
+	FirstName  string `yaml:"firstName"`
+	LastName   string `yaml:"lastName"`
+	LoginName  string `yaml:"loginName"`
+	Role       string `yaml:"role"`
+	Team       int    `yaml:"team"`
+	Extension  string `yaml:"extension"`
+	Supervises []int  `yaml:"supervises"`
+}
+
+type fileReasonCode struct {
+	ID         int    `yaml:"id"`
+	Category   string `yaml:"category"`
+	Code       int    `yaml:"code"`
+	Label      string `yaml:"label"`
+	ForAll     bool   `yaml:"forAll"`
+	Teams      []int  `yaml:"teams"`
+	SystemCode bool   `yaml:"systemCode"`
+}
+
+type fileMRD struct {
+	ID             int    `yaml:"id"`
+	Name           string `yaml:"name"`
+	Description    string `yaml:"description"`
+	Voice          bool   `yaml:"voice"`
+	Interruptible  bool   `yaml:"interruptible"`
+	MaxDialogLimit int    `yaml:"maxDialogLimit"`
+}
+
+// reservedUser is the Finesse service's own XMPP user.
+const reservedUser = "finesse"
+
+// maxReported bounds the problems listed in one error.
+const maxReported = 20
+
+func parse(data []byte, source string) (*Directory, error) {
+	where := "directory"
+	if source != "" {
+		where = "directory " + source
+	}
+	var f file
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: the file is empty", where)
+		}
+		return nil, fmt.Errorf("%s: %s", where, flattenYAMLError(err))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: more than one YAML document", where)
+	}
+	// A second, untyped pass finds the line of each list item, so that a
+	// validation error can say where the bad entry is.
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s: %s", where, flattenYAMLError(err))
+	}
+	v := &validator{lines: itemLines(&root)}
+	d := v.build(&f)
+	if len(v.problems) > 0 {
+		list := v.problems
+		if len(list) > maxReported {
+			list = append(list[:maxReported:maxReported], fmt.Sprintf("and %d more", len(v.problems)-maxReported))
+		}
+		return nil, fmt.Errorf("%s is invalid: %s", where, strings.Join(list, "; "))
+	}
+	return d, nil
+}
+
+// unknownField matches yaml.v3's report of an unknown key, which names our
+// private Go type instead of the key's place in the file.
+var unknownField = regexp.MustCompile(`field (\S+) not found in type directory\.\w+`)
+
+// flattenYAMLError puts yaml.v3's multi-line errors on one line and says
+// "unknown key" in the file's terms.
+func flattenYAMLError(err error) string {
+	msg := strings.ReplaceAll(err.Error(), "\n  ", " ")
+	return unknownField.ReplaceAllString(msg, `unknown key "$1"`)
+}
+
+// itemLines maps each top-level section to the line of each of its items.
+func itemLines(root *yaml.Node) map[string][]int {
+	out := make(map[string][]int)
+	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return out
+	}
+	m := root.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		seq := m.Content[i+1]
+		if seq.Kind != yaml.SequenceNode {
+			continue
+		}
+		lines := make([]int, len(seq.Content))
+		for j, item := range seq.Content {
+			lines[j] = item.Line
+		}
+		out[m.Content[i].Value] = lines
+	}
+	return out
+}
+
+type validator struct {
+	lines    map[string][]int
+	problems []string
+}
+
+// addf records a problem with the i-th item of section.
+func (v *validator) addf(section string, i int, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if lines := v.lines[section]; i < len(lines) {
+		msg = fmt.Sprintf("line %d: %s", lines[i], msg)
+	} else {
+		msg = fmt.Sprintf("%s[%d]: %s", section, i, msg)
+	}
+	v.problems = append(v.problems, msg)
+}
+
+func (v *validator) build(f *file) *Directory {
+	d := &Directory{
+		passwords: make(map[string][sha256.Size]byte),
+		byID:      make(map[string]int),
+		teamByID:  make(map[int]int),
+		rcByID:    make(map[int]int),
+		mrdByID:   make(map[int]int),
+	}
+	v.teams(d, f.Teams)
+	v.users(d, f.Users)
+	v.reasonCodes(d, f.ReasonCodes)
+	v.mrds(d, f.MediaRoutingDomains)
+	return d
+}
+
+func (v *validator) teams(d *Directory, teams []fileTeam) {
+	names := make(map[string]bool)
+	for i, t := range teams {
+		name := strings.TrimSpace(t.Name)
+		switch {
+		case t.ID <= 0:
+			v.addf("teams", i, "team %q: id must be a positive number, not %d", name, t.ID)
+			continue
+		case name == "":
+			v.addf("teams", i, "team %d: no name", t.ID)
+			continue
+		}
+		if _, dup := d.teamByID[t.ID]; dup {
+			v.addf("teams", i, "team %d: duplicate id", t.ID)
+			continue
+		}
+		if names[name] {
+			v.addf("teams", i, "team %d: duplicate name %q", t.ID, name)
+			continue
+		}
+		names[name] = true
+		d.teamByID[t.ID] = len(d.teams)
+		d.teams = append(d.teams, Team{ID: t.ID, Name: name})
+	}
+}
+
+func parseRole(s string) (Role, bool) {
+	for _, r := range []Role{RoleAgent, RoleSupervisor, RoleAdministrator} {
+		if strings.EqualFold(s, string(r)) {
+			return r, true
+		}
+	}
+	return "", false
+}
+
+func (v *validator) users(d *Directory, users []fileUser) {
+	if len(users) == 0 {
+		v.problems = append(v.problems, "no users: nobody could sign in")
+		return
+	}
+	extensions := make(map[string]string)
+	for i, fu := range users {
+		id := fu.ID
+		if id == "" {
+			v.addf("users", i, "user without an id")
+			continue
+		}
+		label := fmt.Sprintf("user %q", id)
+		local := strings.ToLower(id)
+		if j, err := server.ParseJID(id + "@localhost"); err != nil || j.Local != local || j.Resource != "" {
+			v.addf("users", i, "%s: the id cannot be an XMPP localpart (no spaces, control characters or any of \"&'/:<>@)", label)
+			continue
+		}
+		if local == reservedUser {
+			v.addf("users", i, "%s: the id %q is reserved for the Finesse service", label, reservedUser)
+			continue
+		}
+		if prev, dup := d.byID[local]; dup {
+			v.addf("users", i, "%s: duplicate id (ids ignore case; %q came first)", label, d.users[prev].ID)
+			continue
+		}
+		ok := true
+		if fu.Password == "" {
+			v.addf("users", i, "%s: empty password", label)
+			ok = false
+		}
+		role, known := parseRole(fu.Role)
+		if !known {
+			v.addf("users", i, "%s: role %q is not Agent, Supervisor or Administrator", label, fu.Role)
+			ok = false
+		}
+		switch {
+		case fu.Team == 0 && (role == RoleAgent || role == RoleSupervisor):
+			v.addf("users", i, "%s: role %s needs a team", label, role)
+			ok = false
+		case fu.Team != 0:
+			if _, exists := d.teamByID[fu.Team]; !exists {
+				v.addf("users", i, "%s: unknown team %d", label, fu.Team)
+				ok = false
+			}
+		}
+		if fu.Extension != "" {
+			if !validExtension(fu.Extension) {
+				v.addf("users", i, "%s: extension %q is not a number", label, fu.Extension)
+				ok = false
+			} else if other, dup := extensions[fu.Extension]; dup {
+				v.addf("users", i, "%s: extension %s is already user %q's", label, fu.Extension, other)
+				ok = false
+			}
+		}
+		supervises := slices.Clone(fu.Supervises)
+		if len(supervises) > 0 && role != RoleSupervisor && known {
+			v.addf("users", i, "%s: only a supervisor supervises teams", label)
+			ok = false
+		}
+		for _, t := range supervises {
+			if _, exists := d.teamByID[t]; !exists {
+				v.addf("users", i, "%s: supervises unknown team %d", label, t)
+				ok = false
+			}
+		}
+		if !ok {
+			continue
+		}
+		if role == RoleSupervisor && len(supervises) == 0 {
+			supervises = []int{fu.Team}
+		}
+		loginName := fu.LoginName
+		if loginName == "" {
+			loginName = id
+		}
+		if fu.Extension != "" {
+			extensions[fu.Extension] = id
+		}
+		d.byID[local] = len(d.users)
+		d.passwords[local] = sha256.Sum256([]byte(fu.Password))
+		d.users = append(d.users, User{
+			ID:              id,
+			FirstName:       fu.FirstName,
+			LastName:        fu.LastName,
+			LoginName:       loginName,
+			Role:            role,
+			TeamID:          fu.Team,
+			Extension:       fu.Extension,
+			SupervisedTeams: supervises,
+		})
+	}
+}
+
+// validExtension accepts a dialable number: digits, with a leading + allowed.
+func validExtension(s string) bool {
+	s = strings.TrimPrefix(s, "+")
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func parseCategory(s string) (Category, bool) {
+	for _, c := range []Category{CategoryNotReady, CategoryLogout} {
+		if strings.EqualFold(s, string(c)) {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+func (v *validator) reasonCodes(d *Directory, codes []fileReasonCode) {
+	type key struct {
+		c    Category
+		code int
+	}
+	seen := make(map[key]int)
+	for i, fc := range codes {
+		if fc.ID <= 0 {
+			v.addf("reasonCodes", i, "reason code %q: id must be a positive number, not %d", fc.Label, fc.ID)
+			continue
+		}
+		label := fmt.Sprintf("reason code %d", fc.ID)
+		if _, dup := d.rcByID[fc.ID]; dup {
+			v.addf("reasonCodes", i, "%s: duplicate id", label)
+			continue
+		}
+		ok := true
+		cat, known := parseCategory(fc.Category)
+		if !known {
+			v.addf("reasonCodes", i, "%s: category %q is not NOT_READY or LOGOUT", label, fc.Category)
+			ok = false
+		}
+		if fc.Code < 1 || fc.Code > 65535 {
+			v.addf("reasonCodes", i, "%s: code %d is not in 1..65535", label, fc.Code)
+			ok = false
+		} else if other, dup := seen[key{cat, fc.Code}]; dup && known {
+			v.addf("reasonCodes", i, "%s: code %d is already reason code %d's in %s", label, fc.Code, other, cat)
+			ok = false
+		}
+		if strings.TrimSpace(fc.Label) == "" {
+			v.addf("reasonCodes", i, "%s: no label", label)
+			ok = false
+		}
+		if fc.ForAll && len(fc.Teams) > 0 {
+			v.addf("reasonCodes", i, "%s: teams are listed but forAll is true", label)
+			ok = false
+		}
+		for _, t := range fc.Teams {
+			if _, exists := d.teamByID[t]; !exists {
+				v.addf("reasonCodes", i, "%s: unknown team %d", label, t)
+				ok = false
+			}
+		}
+		if !ok {
+			continue
+		}
+		seen[key{cat, fc.Code}] = fc.ID
+		d.rcByID[fc.ID] = len(d.reasonCodes)
+		d.reasonCodes = append(d.reasonCodes, ReasonCode{
+			ID:         fc.ID,
+			Category:   cat,
+			Code:       fc.Code,
+			Label:      strings.TrimSpace(fc.Label),
+			ForAll:     fc.ForAll,
+			Teams:      slices.Clone(fc.Teams),
+			SystemCode: fc.SystemCode,
+		})
+	}
+}
+
+func (v *validator) mrds(d *Directory, mrds []fileMRD) {
+	names := make(map[string]int)
+	voice := 0
+	for i, fm := range mrds {
+		if fm.ID <= 0 {
+			v.addf("mediaRoutingDomains", i, "media routing domain %q: id must be a positive number, not %d", fm.Name, fm.ID)
+			continue
+		}
+		label := fmt.Sprintf("media routing domain %d", fm.ID)
+		if _, dup := d.mrdByID[fm.ID]; dup {
+			v.addf("mediaRoutingDomains", i, "%s: duplicate id", label)
+			continue
+		}
+		ok := true
+		name := strings.TrimSpace(fm.Name)
+		if name == "" {
+			v.addf("mediaRoutingDomains", i, "%s: no name", label)
+			ok = false
+		} else if other, dup := names[name]; dup {
+			v.addf("mediaRoutingDomains", i, "%s: name %q is already media routing domain %d's", label, name, other)
+			ok = false
+		}
+		limit := fm.MaxDialogLimit
+		if limit == 0 {
+			limit = 1
+		}
+		if limit < 1 || limit > 10 {
+			v.addf("mediaRoutingDomains", i, "%s: maxDialogLimit %d is not in 1..10", label, fm.MaxDialogLimit)
+			ok = false
+		}
+		if fm.Voice {
+			if voice != 0 {
+				v.addf("mediaRoutingDomains", i, "%s: media routing domain %d is already the voice one", label, voice)
+				ok = false
+			}
+		}
+		if !ok {
+			continue
+		}
+		if fm.Voice {
+			voice = fm.ID
+		}
+		names[name] = fm.ID
+		d.mrdByID[fm.ID] = len(d.mrds)
+		d.mrds = append(d.mrds, MediaRoutingDomain{
+			ID:             fm.ID,
+			Name:           name,
+			Description:    fm.Description,
+			Voice:          fm.Voice,
+			Interruptible:  fm.Interruptible,
+			MaxDialogLimit: limit,
+		})
+	}
+}

@@ -62,6 +62,7 @@ type BOSH struct {
 	outbox   []outgoing
 	opened   bool
 	ending   bool // terminate sent or received: no more polls
+	paused   bool // a pause was sent: no polls until Resume
 
 	deliverMu   sync.Mutex
 	nextDeliver int64
@@ -79,6 +80,7 @@ type outgoing struct {
 	payload   string
 	restart   bool
 	terminate bool
+	pause     int // seconds, for a pause request (XEP-0124 §10)
 }
 
 // boshResponse is a parsed response body, or why there is none.
@@ -204,6 +206,7 @@ func (b *BOSH) Send(xml string) error {
 		return errors.New("bosh: session not open")
 	}
 	b.outbox = append(b.outbox, outgoing{payload: xml})
+	b.paused = false // any request ends a pause
 	b.mu.Unlock()
 	b.poke()
 	return nil
@@ -231,6 +234,29 @@ func (b *BOSH) Next(ctx context.Context) (*etree.Element, error) {
 	case <-ctx.Done():
 		return nil, fmt.Errorf("bosh: %w", ctx.Err())
 	}
+}
+
+// Pause asks the server to keep the session for d without requests
+// (XEP-0124 §10) and stops polling until Resume.
+func (b *BOSH) Pause(d time.Duration) error {
+	secs := int((d + time.Second - 1) / time.Second)
+	b.mu.Lock()
+	if !b.opened || b.ending {
+		b.mu.Unlock()
+		return errors.New("bosh: session not open")
+	}
+	b.outbox = append(b.outbox, outgoing{pause: max(secs, 1)})
+	b.mu.Unlock()
+	b.poke()
+	return nil
+}
+
+// Resume ends a pause: polling starts again.
+func (b *BOSH) Resume() {
+	b.mu.Lock()
+	b.paused = false
+	b.mu.Unlock()
+	b.poke()
 }
 
 // Close sends a terminate request and waits (2 s at most) for the session
@@ -291,7 +317,7 @@ func (b *BOSH) pump() {
 func (b *BOSH) sendOne() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.ending || b.inflight >= b.requests || (len(b.outbox) == 0 && b.inflight > 0) {
+	if b.ending || b.inflight >= b.requests || (len(b.outbox) == 0 && (b.inflight > 0 || b.paused)) {
 		return false
 	}
 	rid := b.nextRid
@@ -302,6 +328,10 @@ func (b *BOSH) sendOne() bool {
 		b.outbox = b.outbox[1:]
 		body = `<body ` + attrs + ` xmlns:xmpp='` + nsXBOSH + `' to='` + server.EscapeText(b.domain) +
 			`' xml:lang='` + server.EscapeText(b.opts.Lang) + `' xmpp:restart='true'/>`
+	case len(b.outbox) > 0 && b.outbox[0].pause > 0:
+		body = `<body ` + attrs + ` pause='` + strconv.Itoa(b.outbox[0].pause) + `'/>`
+		b.outbox = b.outbox[1:]
+		b.paused = true
 	case len(b.outbox) > 0 && b.outbox[0].terminate:
 		b.outbox = b.outbox[1:]
 		b.ending = true

@@ -10,10 +10,11 @@ import (
 	"time"
 
 	"github.com/finesse-notify/finesse-notify/server"
+	"github.com/finesse-notify/finesse-notify/server/servertest"
 )
 
 func TestNewRefusesWaitOfSixtySeconds(t *testing.T) {
-	srv, err := server.New(server.Config{Domain: domain, Accounts: accounts{}})
+	srv, err := server.New(server.Config{Domain: domain, Accounts: servertest.Accounts{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/finesse-notify/finesse-notify/server"
+	"github.com/finesse-notify/finesse-notify/server/servertest"
 )
 
 // FuzzBody drives arbitrary request bodies through the whole handler, both
@@ -35,7 +36,7 @@ func FuzzBody(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	srv, err := server.New(server.Config{Domain: domain, Accounts: accounts{"alice": "secret"}})
+	srv, err := server.New(server.Config{Domain: domain, Accounts: servertest.Accounts{"alice": "secret"}})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/beevik/etree"
 	"github.com/finesse-notify/finesse-notify/server"
+	"github.com/finesse-notify/finesse-notify/server/servertest"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -36,17 +37,6 @@ func terminateResp(cond string) string {
 	return `<body xmlns='http://jabber.org/protocol/httpbind' type='terminate' condition='` + cond + `'/>`
 }
 
-// accounts is a map-based server.Accounts: localpart to password.
-type accounts map[string]string
-
-func (a accounts) Authenticate(user, password string) (string, bool) {
-	local := strings.ToLower(user)
-	pw, ok := a[local]
-	return local, ok && pw == password
-}
-
-func (a accounts) Exists(local string) bool { _, ok := a[local]; return ok }
-
 // harness is a real server.Server behind a real HTTP server running the
 // BOSH handler.
 type harness struct {
@@ -62,7 +52,7 @@ func requireEncryption(c *server.Config) { c.RequireEncryption = true }
 
 func newHarness(t *testing.T, cfg Config, opts ...harnessOption) *harness {
 	t.Helper()
-	scfg := server.Config{Domain: domain, Accounts: accounts{"alice": "secret", "bob": "secret"}}
+	scfg := server.Config{Domain: domain, Accounts: servertest.Accounts{"alice": "secret", "bob": "secret"}}
 	for _, o := range opts {
 		o(&scfg)
 	}

@@ -5,29 +5,19 @@ import (
 	"errors"
 	"io"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/finesse-notify/finesse-notify/bosh"
 	"github.com/finesse-notify/finesse-notify/client"
 	"github.com/finesse-notify/finesse-notify/server"
+	"github.com/finesse-notify/finesse-notify/server/servertest"
 )
-
-type boshTestAccounts map[string]string
-
-func (a boshTestAccounts) Authenticate(user, password string) (string, bool) {
-	local := strings.ToLower(user)
-	want, ok := a[local]
-	return local, ok && want == password
-}
-
-func (a boshTestAccounts) Exists(local string) bool { _, ok := a[local]; return ok }
 
 // boshTestServer serves a real Server through the BOSH handler over TLS.
 func boshTestServer(t *testing.T, cfg bosh.Config) (*server.Server, *httptest.Server) {
 	t.Helper()
-	srv, err := server.New(server.Config{Domain: "example.com", Accounts: boshTestAccounts{"1001": "password", "1002": "password"}})
+	srv, err := server.New(server.Config{Domain: "example.com", Accounts: servertest.Accounts{"1001": "password", "1002": "password"}})
 	if err != nil {
 		t.Fatal(err)
 	}

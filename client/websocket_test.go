@@ -10,22 +10,13 @@ import (
 
 	"github.com/finesse-notify/finesse-notify/client"
 	"github.com/finesse-notify/finesse-notify/server"
+	"github.com/finesse-notify/finesse-notify/server/servertest"
 )
-
-type wsTestAccounts map[string]string
-
-func (a wsTestAccounts) Authenticate(user, password string) (string, bool) {
-	local := strings.ToLower(user)
-	want, ok := a[local]
-	return local, ok && want == password
-}
-
-func (a wsTestAccounts) Exists(local string) bool { _, ok := a[local]; return ok }
 
 // wsTestServer serves a real Server over WebSocket, over TLS when tls is set.
 func wsTestServer(t *testing.T, tls bool) (*server.Server, *httptest.Server) {
 	t.Helper()
-	srv, err := server.New(server.Config{Domain: "example.com", Accounts: wsTestAccounts{"1001": "password"}})
+	srv, err := server.New(server.Config{Domain: "example.com", Accounts: servertest.Accounts{"1001": "password"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/finesse-notify/finesse-notify/client"
 	"github.com/finesse-notify/finesse-notify/presence"
 	"github.com/finesse-notify/finesse-notify/server"
+	"github.com/finesse-notify/finesse-notify/server/servertest"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -26,16 +27,6 @@ const (
 	domain   = "example.com"
 	password = "password"
 )
-
-// accounts is a directory of users who all have the same password.
-type accounts map[string]bool
-
-func (a accounts) Authenticate(username, pw string) (string, bool) {
-	local := strings.ToLower(username)
-	return local, a[local] && pw == password
-}
-
-func (a accounts) Exists(local string) bool { return a[local] }
 
 // harness is a real server on a loopback TCP listener with a tracker.
 type harness struct {
@@ -54,7 +45,7 @@ func start(t *testing.T, interval time.Duration, retries int) *harness {
 	reg := prometheus.NewRegistry()
 	srv, err := server.New(server.Config{
 		Domain:     domain,
-		Accounts:   accounts{"1001": true, "1002": true, "1003": true},
+		Accounts:   servertest.Accounts{"1001": password, "1002": password, "1003": password},
 		Logger:     log,
 		Registerer: reg,
 	})

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/finesse-notify/finesse-notify/server"
+	"github.com/finesse-notify/finesse-notify/server/servertest"
 	"github.com/gorilla/websocket"
 )
 
@@ -37,23 +38,12 @@ var (
 		`<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session></stream:features>`
 )
 
-// wsAccounts is a directory of localpart → password.
-type wsAccounts map[string]string
-
-func (a wsAccounts) Authenticate(user, password string) (string, bool) {
-	local := strings.ToLower(user)
-	want, ok := a[local]
-	return local, ok && want == password
-}
-
-func (a wsAccounts) Exists(local string) bool { _, ok := a[local]; return ok }
-
 // wsStart serves a new Server's WebSocket handler; tls picks wss.
 func wsStart(t *testing.T, opts server.WebSocketOptions, tls bool) (*server.Server, *httptest.Server) {
 	t.Helper()
 	srv, err := server.New(server.Config{
 		Domain:   wsDomain,
-		Accounts: wsAccounts{"1001": "password", "1002": "password"},
+		Accounts: servertest.Accounts{"1001": "password", "1002": "password"},
 		Limits:   server.Limits{MaxBytes: wsMaxBytes},
 	})
 	if err != nil {

@@ -54,6 +54,7 @@ type Session struct {
 	overflowed   atomic.Bool
 	lastActivity atomic.Int64 // unix nanoseconds of the last inbound traffic
 	queue        sendQueue
+	inCount      counter
 	outCount     counter
 	done         chan struct{}
 	finished     chan struct{} // closed by TransportFinished
@@ -74,6 +75,7 @@ func newSession(srv *Server, t Transport) *Session {
 		finished: make(chan struct{}),
 	}
 	s.log.Store(srv.log.With(zap.String("session", s.id), zap.String("transport", t.Kind())))
+	s.inCount = srv.metrics.stanzasIn.WithLabelValues(t.Kind())
 	s.outCount = srv.metrics.stanzasOut.WithLabelValues(t.Kind())
 	s.Touch()
 	s.negotiation = time.AfterFunc(srv.cfg.NegotiationTimeout, func() {
@@ -328,7 +330,7 @@ func (s *Session) HandleElement(el *etree.Element) {
 		return
 	}
 	s.Touch()
-	s.srv.metrics.stanzasIn.WithLabelValues(s.t.Kind()).Inc()
+	s.inCount.Inc()
 	ns := el.NamespaceURI()
 	if ns == NSStreamMgmt3 || ns == NSStreamMgmt2 {
 		// Never offered; answer rather than leave a client waiting.

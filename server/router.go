@@ -80,8 +80,12 @@ func (r *router) unbind(s *Session) {
 
 // resources returns the sessions bound under bare. The slice is shared and
 // must not be modified.
-func (r *router) resources(bare JID) []*Session {
-	key := bare.String()
+func (r *router) resources(bare JID) []*Session { return r.resourcesOf(bare.String()) }
+
+// resourcesOf is resources keyed by the bare JID's string form. A session's
+// jid is written before it enters the router and never after, so callers
+// may read it from the returned sessions without the session's lock.
+func (r *router) resourcesOf(key string) []*Session {
 	sh := r.shard(key)
 	sh.mu.RLock()
 	list := sh.users[key]

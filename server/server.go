@@ -30,6 +30,9 @@ type Accounts interface {
 type Presence struct {
 	Available bool
 	Priority  int
+	// Initial: this is the session's first available presence since it
+	// bound (or since it last went unavailable).
+	Initial bool
 }
 
 // Observer learns what happens to sessions. Calls are made synchronously on
@@ -275,6 +278,22 @@ func (srv *Server) Resources(bare JID) []*Session { return srv.router.resources(
 
 // SessionFor returns the session bound to the full JID, or nil.
 func (srv *Server) SessionFor(full JID) *Session { return srv.router.lookup(full) }
+
+// ResourcesOf is Resources keyed by the bare JID's string form, for
+// delivery paths that keep addresses as strings and must not allocate.
+// The slice is shared and must not be modified.
+func (srv *Server) ResourcesOf(bare string) []*Session { return srv.router.resourcesOf(bare) }
+
+// SessionOf returns the session bound to bare/resource, or nil, without
+// allocating.
+func (srv *Server) SessionOf(bare, resource string) *Session {
+	for _, s := range srv.router.resourcesOf(bare) {
+		if s.jid.Resource == resource {
+			return s
+		}
+	}
+	return nil
+}
 
 func (srv *Server) isLocalUser(j JID) bool {
 	return j.Domain == srv.domain && j.Local != "" && srv.cfg.Accounts.Exists(j.Local)

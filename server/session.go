@@ -566,7 +566,7 @@ func (s *Session) handlePresence(el *etree.Element) {
 			s.receiveOwnResourcesPresence()
 		}
 		for _, o := range s.srv.observerList() {
-			o.PresenceChanged(s, Presence{Available: true, Priority: prio})
+			o.PresenceChanged(s, Presence{Available: true, Priority: prio, Initial: initial})
 		}
 	case "unavailable":
 		if s.available.Swap(false) {

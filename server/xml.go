@@ -493,7 +493,11 @@ func Serialize(el *etree.Element) []byte {
 	return buf.Bytes()
 }
 
-var writeSettings = etree.WriteSettings{AttrSingleQuote: true}
+// writeSettings: attributes in single quotes; text escapes only &, < and >,
+// plus CR as &#xD; so that a CR a client sent survives the receiver's
+// line-end normalisation (XML 1.0 §2.11), as a Finesse notification's text
+// must unescape to exactly the Update that was published.
+var writeSettings = etree.WriteSettings{AttrSingleQuote: true, CanonicalText: true}
 
 // NamespaceOf returns el's namespace URI.
 func NamespaceOf(el *etree.Element) string { return el.NamespaceURI() }

@@ -1,0 +1,5 @@
+package pubsub
+
+import "errors"
+
+func isErr(err, target error) bool { return err != nil && errors.Is(err, target) }

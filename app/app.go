@@ -20,9 +20,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/finesse-notify/finesse-notify/bosh"
+	"github.com/finesse-notify/finesse-notify/finesse"
 	"github.com/finesse-notify/finesse-notify/finesse/directory"
 	"github.com/finesse-notify/finesse-notify/internal/selfsigned"
 	"github.com/finesse-notify/finesse-notify/presence"
+	"github.com/finesse-notify/finesse-notify/pubsub"
 	"github.com/finesse-notify/finesse-notify/server"
 )
 
@@ -34,6 +36,11 @@ const (
 	ListenerXMPP        = "xmpp"         // TCP with STARTTLS (5222)
 	ListenerXMPPS       = "xmpps"        // TCP with direct TLS (5223)
 )
+
+// PublishPath is the administrator's publish endpoint on the REST listener:
+// POST a raw Update document to PublishPath?node=<node>. It is outside
+// /finesse/api so that it is never taken for Finesse's own API.
+const PublishPath = finesse.PublishPath
 
 // Endpoint is one URL the service answers, for the start banner.
 type Endpoint struct {
@@ -50,6 +57,8 @@ type App struct {
 	registry  *prometheus.Registry
 	srv       *server.Server
 	presence  *presence.Tracker
+	pubsub    *pubsub.Service
+	notifier  *finesse.Notifier
 	bosh      *bosh.Handler
 	ws        http.Handler
 	tlsConfig *tls.Config
@@ -148,6 +157,25 @@ func (a *App) build() error {
 		Logger:       a.log.Named("presence"),
 		Registerer:   a.registry,
 	})
+	a.pubsub, err = pubsub.New(a.srv, pubsub.Config{
+		JID:                     "pubsub." + cfg.Domain,
+		Policy:                  finesse.NewPolicy(a.dir),
+		Resolver:                finesse.Resolver(a.dir),
+		MaxItems:                cfg.PubSubMaxItems,
+		MaxSubscriptionsPerUser: cfg.PubSubMaxSubscriptions,
+		MaxPayloadBytes:         cfg.PubSubMaxPayloadBytes,
+		Logger:                  a.log.Named("pubsub"),
+		Registerer:              a.registry,
+	})
+	if err != nil {
+		return err
+	}
+	a.notifier = finesse.NewNotifier(a.srv, a.pubsub, a.dir, a.log.Named("finesse"))
+	maxPublish := int64(cfg.MaxStanzaBytes)
+	if maxPublish <= 0 {
+		maxPublish = DefaultMaxStanzaBytes
+	}
+	a.HandleREST(PublishPath, finesse.PublishHandler(a.notifier, a.dir, maxPublish))
 	a.bosh, err = bosh.New(a.srv, bosh.Config{
 		MaxWait:      cfg.BOSHMaxWait,
 		Inactivity:   cfg.BOSHInactivity,
@@ -312,6 +340,12 @@ func (a *App) Server() *server.Server { return a.srv }
 // Presence is the presence tracker and keepalive monitor.
 func (a *App) Presence() *presence.Tracker { return a.presence }
 
+// PubSub is the pubsub service at pubsub.<domain>.
+func (a *App) PubSub() *pubsub.Service { return a.pubsub }
+
+// Notifier publishes Finesse notifications.
+func (a *App) Notifier() *finesse.Notifier { return a.notifier }
+
 // Directory is the loaded directory.
 func (a *App) Directory() *directory.Directory { return a.dir }
 
@@ -368,6 +402,9 @@ func (a *App) Endpoints() []Endpoint {
 			add(l.name, l.http, "/metrics", "Prometheus metrics")
 		}
 		add(l.name, l.http, "/healthz", "health check")
+		if l.name == ListenerREST {
+			add(l.name, l.http, PublishPath+"?node=NODE", "POST an Update to a pubsub node (administrators)")
+		}
 	}
 	add(ListenerXMPP, "tcp", "", "XMPP over TCP, STARTTLS offered")
 	add(ListenerXMPPS, "tls", "", "XMPP over direct TLS")
@@ -413,6 +450,10 @@ func (a *App) Shutdown(ctx context.Context) error {
 	return a.shutdownErr
 }
 
+// httpDrainTime is how long Shutdown lets HTTP requests that are not
+// XMPP sessions finish once the sessions have ended.
+const httpDrainTime = time.Second
+
 func (a *App) shutdown(ctx context.Context) error {
 	a.closing.Store(true)
 	if a.cfg.ShutdownTimeout > 0 {
@@ -429,9 +470,17 @@ func (a *App) shutdown(ctx context.Context) error {
 	}
 	a.bosh.Close()
 	a.presence.Close()
+	// Every session has ended, so what an HTTP server still holds is a
+	// short request (health, metrics, a publish) or a connection that has
+	// sent nothing, such as a browser's preconnect, which Shutdown would
+	// wait on for seconds. Give requests a moment, then close the rest.
+	httpCtx, cancelHTTP := context.WithTimeout(ctx, httpDrainTime)
+	defer cancelHTTP()
 	for _, hs := range a.https {
-		if err := hs.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		if err := hs.Shutdown(httpCtx); err != nil {
+			if ctx.Err() != nil {
+				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+			}
 			hs.Close()
 		}
 	}

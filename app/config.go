@@ -69,6 +69,15 @@ type Config struct {
 	MaxResourcesPerUser int
 	// NegotiationTimeout bounds the time from connecting to binding.
 	NegotiationTimeout time.Duration
+	// PubSubMaxItems is how many of its last items each pubsub node keeps.
+	PubSubMaxItems int
+	// PubSubMaxSubscriptions bounds one user's pubsub subscriptions (the
+	// automatic ones included); beyond it a subscribe gets policy-violation.
+	PubSubMaxSubscriptions int
+	// PubSubMaxPayloadBytes bounds a published item's payload, over XMPP
+	// and from the publish endpoint (where escaping makes it larger than
+	// the body).
+	PubSubMaxPayloadBytes int
 	// ShutdownTimeout bounds Shutdown.
 	ShutdownTimeout time.Duration
 
@@ -105,32 +114,38 @@ const (
 	DefaultMaxResourcesPerUser = 16
 	DefaultNegotiationTimeout  = 30 * time.Second
 	DefaultShutdownTimeout     = 10 * time.Second
+	DefaultPubSubMaxItems      = 1
+	DefaultPubSubMaxSubs       = 1000
+	DefaultPubSubMaxPayload    = 256 << 10
 )
 
 // DefaultConfig is the configuration of a plain `finesse-notify` start.
 func DefaultConfig() Config {
 	return Config{
-		Domain:              DefaultDomain,
-		NotifyAddr:          DefaultNotifyAddr,
-		NotifyPlainAddr:     DefaultNotifyPlainAddr,
-		RESTAddr:            DefaultRESTAddr,
-		XMPPAddr:            DefaultXMPPAddr,
-		XMPPSAddr:           DefaultXMPPSAddr,
-		PingInterval:        DefaultPingInterval,
-		PingRetries:         DefaultPingRetries,
-		WSPingInterval:      DefaultWSPingInterval,
-		BOSHMaxWait:         DefaultBOSHMaxWait,
-		BOSHInactivity:      DefaultBOSHInactivity,
-		BOSHMaxPause:        DefaultBOSHMaxPause,
-		BOSHMaxHold:         DefaultBOSHMaxHold,
-		CORSOrigin:          DefaultCORSOrigin,
-		MaxStanzaBytes:      DefaultMaxStanzaBytes,
-		SendQueueStanzas:    DefaultSendQueueStanzas,
-		SendQueueBytes:      DefaultSendQueueBytes,
-		MaxAuthFailures:     DefaultMaxAuthFailures,
-		MaxResourcesPerUser: DefaultMaxResourcesPerUser,
-		NegotiationTimeout:  DefaultNegotiationTimeout,
-		ShutdownTimeout:     DefaultShutdownTimeout,
+		Domain:                 DefaultDomain,
+		NotifyAddr:             DefaultNotifyAddr,
+		NotifyPlainAddr:        DefaultNotifyPlainAddr,
+		RESTAddr:               DefaultRESTAddr,
+		XMPPAddr:               DefaultXMPPAddr,
+		XMPPSAddr:              DefaultXMPPSAddr,
+		PingInterval:           DefaultPingInterval,
+		PingRetries:            DefaultPingRetries,
+		WSPingInterval:         DefaultWSPingInterval,
+		BOSHMaxWait:            DefaultBOSHMaxWait,
+		BOSHInactivity:         DefaultBOSHInactivity,
+		BOSHMaxPause:           DefaultBOSHMaxPause,
+		BOSHMaxHold:            DefaultBOSHMaxHold,
+		CORSOrigin:             DefaultCORSOrigin,
+		MaxStanzaBytes:         DefaultMaxStanzaBytes,
+		SendQueueStanzas:       DefaultSendQueueStanzas,
+		SendQueueBytes:         DefaultSendQueueBytes,
+		MaxAuthFailures:        DefaultMaxAuthFailures,
+		MaxResourcesPerUser:    DefaultMaxResourcesPerUser,
+		NegotiationTimeout:     DefaultNegotiationTimeout,
+		ShutdownTimeout:        DefaultShutdownTimeout,
+		PubSubMaxItems:         DefaultPubSubMaxItems,
+		PubSubMaxSubscriptions: DefaultPubSubMaxSubs,
+		PubSubMaxPayloadBytes:  DefaultPubSubMaxPayload,
 	}
 }
 
@@ -175,6 +190,9 @@ func (c *Config) validate() error {
 		{"send queue bytes", c.SendQueueBytes},
 		{"max auth failures", c.MaxAuthFailures},
 		{"max resources per user", c.MaxResourcesPerUser},
+		{"pubsub max items", c.PubSubMaxItems},
+		{"pubsub max subscriptions", c.PubSubMaxSubscriptions},
+		{"pubsub max payload bytes", c.PubSubMaxPayloadBytes},
 	} {
 		if n.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %d is negative", n.name, n.v))

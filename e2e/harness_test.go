@@ -82,13 +82,16 @@ var transports = []transport{
 		return w
 	}},
 	{"bosh", "bosh", func(t *testing.T, a *app.App) client.Wire {
-		w, err := client.DialBOSH("http://"+a.Addr("notify-plain")+"/http-bind", nil, client.BOSHOptions{})
+		ht := &http.Transport{}
+		t.Cleanup(ht.CloseIdleConnections)
+		w, err := client.DialBOSH("http://"+a.Addr("notify-plain")+"/http-bind", &http.Client{Transport: ht}, client.BOSHOptions{})
 		must(t, err)
 		return w
 	}},
 	{"bosh-tls", "bosh", func(t *testing.T, a *app.App) client.Wire {
-		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig(t, a)}}
-		w, err := client.DialBOSH("https://"+a.Addr("notify")+"/http-bind/", hc, client.BOSHOptions{})
+		ht := &http.Transport{TLSClientConfig: tlsConfig(t, a)}
+		t.Cleanup(ht.CloseIdleConnections)
+		w, err := client.DialBOSH("https://"+a.Addr("notify")+"/http-bind/", &http.Client{Transport: ht}, client.BOSHOptions{})
 		must(t, err)
 		return w
 	}},
@@ -131,8 +134,10 @@ func online(t *testing.T, tr transport, a *app.App, user, resource string, prior
 	t.Helper()
 	c := login(t, tr, a, user, resource)
 	must(t, c.SendPresence(priority))
-	// Make sure the server has handled the presence before the test goes on.
-	ping(t, c)
+	// Like Cisco's desktop, wait for the Finesse service's presence, which
+	// follows the initial presence; it also shows the server has handled it.
+	_, err := c.Await("presence from finesse@"+domain, presenceFrom("finesse@"+domain+"/finesse", ""))
+	must(t, err)
 	return c
 }
 

@@ -141,7 +141,8 @@ cors-origin: https://file.example
 				"--tls-cert=c.pem", "--tls-key=k.pem", "--directory=d.yaml", "--ws-ping-interval=7s",
 				"--bosh-max-wait=20s", "--bosh-inactivity=40s", "--bosh-max-pause=50s", "--bosh-max-hold=3", "--bosh-max-body-bytes=99999",
 				"--send-queue-stanzas=10", "--send-queue-bytes=20000", "--max-auth-failures=4", "--max-resources-per-user=5",
-				"--negotiation-timeout=6s", "--shutdown-timeout=8s", "--log-level=DEBUG", "--log-format=console"},
+				"--negotiation-timeout=6s", "--shutdown-timeout=8s", "--log-level=DEBUG", "--log-format=console",
+				"--pubsub-max-items=3", "--pubsub-max-subscriptions=7", "--pubsub-max-payload-bytes=5000"},
 			check: func(t *testing.T, o *options) {
 				c := o.app
 				want := app.Config{
@@ -151,6 +152,7 @@ cors-origin: https://file.example
 					BOSHMaxPause: 50 * time.Second, BOSHMaxHold: 3, BOSHMaxBodyBytes: 99999, CORSOrigin: "*",
 					MaxStanzaBytes: 262144, SendQueueStanzas: 10, SendQueueBytes: 20000, MaxAuthFailures: 4,
 					MaxResourcesPerUser: 5, NegotiationTimeout: 6 * time.Second, ShutdownTimeout: 8 * time.Second,
+					PubSubMaxItems: 3, PubSubMaxSubscriptions: 7, PubSubMaxPayloadBytes: 5000,
 				}
 				if !reflect.DeepEqual(c, want) {
 					t.Errorf("got  %+v\nwant %+v", c, want)
@@ -256,7 +258,8 @@ func TestHelpListsEverySetting(t *testing.T) {
 	for _, want := range []string{"--domain", "--notify-plain-addr", "--xmpps-addr", "--tls-cert", "--tls-key", "--directory",
 		"--ws-ping-interval", "--bosh-max-wait", "--bosh-max-hold", "--bosh-max-pause", "--bosh-max-body-bytes", "--cors-origin",
 		"--send-queue-stanzas", "--send-queue-bytes", "--max-auth-failures", "--max-resources-per-user",
-		"--negotiation-timeout", "--shutdown-timeout", "--log-format", "--config"} {
+		"--negotiation-timeout", "--shutdown-timeout", "--log-format", "--config",
+		"--pubsub-max-items", "--pubsub-max-subscriptions", "--pubsub-max-payload-bytes"} {
 		if !strings.Contains(help, want+" ") {
 			t.Errorf("help lacks the required flag %s", want)
 		}

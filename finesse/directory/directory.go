@@ -105,8 +105,22 @@ type MediaRoutingDomain struct {
 	MaxDialogLimit int
 }
 
-// Directory is a validated, immutable set of users, teams, reason codes and
-// media routing domains.
+// Campaign is a Customer Collaboration Platform (CCP) campaign, whose task
+// status updates are published on ccp.campaign.updates.<PublicID>.
+type Campaign struct {
+	// PublicID is the campaign's public id: letters, digits, '_', '.', '-'.
+	// It is matched exactly (with its case).
+	PublicID string
+	// Name is the display name; it defaults to the public id.
+	Name string
+}
+
+// DefaultCampaign is the public id of CCP's default task campaign, the
+// directory's only campaign when the file lists none.
+const DefaultCampaign = "Cisco_Default_Task_Campaign"
+
+// Directory is a validated, immutable set of users, teams, reason codes,
+// media routing domains and campaigns.
 type Directory struct {
 	users       []User
 	passwords   map[string][sha256.Size]byte // by lower-case id
@@ -117,6 +131,8 @@ type Directory struct {
 	rcByID      map[int]int
 	mrds        []MediaRoutingDomain
 	mrdByID     map[int]int
+	campaigns   []Campaign
+	campByID    map[string]int // exact public id → index in campaigns
 }
 
 var _ server.Accounts = (*Directory)(nil)
@@ -142,7 +158,8 @@ func (d *Directory) Exists(localpart string) bool {
 	return ok
 }
 
-// User returns the user whose id is id, ignoring case.
+// User returns the user whose id is id, ignoring case. An XMPP localpart
+// (the lower-case id) finds its user this way too.
 func (d *Directory) User(id string) (User, bool) {
 	i, ok := d.byID[strings.ToLower(id)]
 	if !ok {
@@ -261,3 +278,16 @@ func (d *Directory) VoiceMRD() (MediaRoutingDomain, bool) {
 	}
 	return MediaRoutingDomain{}, false
 }
+
+// Campaign returns the campaign whose public id is publicID, matched
+// exactly: node names carry the id as written.
+func (d *Directory) Campaign(publicID string) (Campaign, bool) {
+	i, ok := d.campByID[publicID]
+	if !ok {
+		return Campaign{}, false
+	}
+	return d.campaigns[i], true
+}
+
+// Campaigns returns every campaign in directory order.
+func (d *Directory) Campaigns() []Campaign { return slices.Clone(d.campaigns) }

@@ -308,6 +308,70 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+func TestCampaigns(t *testing.T) {
+	const users = "users: [{id: a, password: p, role: Administrator}]\n"
+	ids := func(d *Directory) []string {
+		var out []string
+		for _, c := range d.Campaigns() {
+			out = append(out, c.PublicID)
+		}
+		return out
+	}
+	def := Default()
+	if got := ids(def); !slices.Equal(got, []string{DefaultCampaign}) {
+		t.Errorf("default campaigns = %v", got)
+	}
+	if c, ok := def.Campaign(DefaultCampaign); !ok || c.Name != "Default Task Campaign" {
+		t.Errorf("default campaign = %+v, %v", c, ok)
+	}
+	// Without the key, or with a null value, the default campaign exists.
+	for _, src := range []string{users, users + "campaigns:\n"} {
+		if got := ids(mustParse(t, src)); !slices.Equal(got, []string{DefaultCampaign}) {
+			t.Errorf("campaigns of %q = %v, want the default", src, got)
+		}
+	}
+	// An explicit empty list means none.
+	if got := ids(mustParse(t, users+"campaigns: []\n")); len(got) != 0 {
+		t.Errorf("campaigns: [] gave %v", got)
+	}
+	d := mustParse(t, users+"campaigns:\n  - {publicId: Sales.EU-2_x}\n  - {publicId: Care, name: ' Customer care '}\n")
+	if got := ids(d); !slices.Equal(got, []string{"Sales.EU-2_x", "Care"}) {
+		t.Errorf("campaigns = %v", got)
+	}
+	if c, ok := d.Campaign("Sales.EU-2_x"); !ok || c.Name != "Sales.EU-2_x" {
+		t.Errorf("Sales.EU-2_x = %+v, %v; want the id as its name", c, ok)
+	}
+	if c, ok := d.Campaign("Care"); !ok || c.Name != "Customer care" {
+		t.Errorf("Care = %+v, %v", c, ok)
+	}
+	for _, missing := range []string{"care", "CARE", "", DefaultCampaign} {
+		if _, ok := d.Campaign(missing); ok {
+			t.Errorf("Campaign(%q) found; public ids match exactly", missing)
+		}
+	}
+	cs := d.Campaigns()
+	cs[0].PublicID = "changed"
+	if _, ok := d.Campaign("Sales.EU-2_x"); !ok || d.Campaigns()[0].PublicID != "Sales.EU-2_x" {
+		t.Error("changing the returned slice changed the directory")
+	}
+
+	bad := []struct{ name, yaml, want string }{
+		{"no id", "campaigns: [{name: X}]", "without a publicId"},
+		{"space", "campaigns: [{publicId: 'a b'}]", `campaign "a b"`},
+		{"slash", "campaigns: [{publicId: 'a/b'}]", `campaign "a/b"`},
+		{"non-ASCII", "campaigns: [{publicId: 'café'}]", `campaign "café"`},
+		{"too long", "campaigns: [{publicId: " + strings.Repeat("x", 256) + "}]", "at most 255"},
+		{"duplicate", "campaigns:\n  - {publicId: Care}\n  - {publicId: CARE}\n", "line 4"},
+		{"unknown key", "campaigns: [{id: Care}]", `unknown key "id"`},
+	}
+	for _, c := range bad {
+		_, err := Parse([]byte(users + c.yaml))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+	}
+}
+
 func mustParse(t *testing.T, src string) *Directory {
 	t.Helper()
 	d, err := Parse([]byte(src))

@@ -27,7 +27,7 @@ func DefaultYAML() []byte { return slices.Clone(defaultYAML) }
 // Default returns the embedded default directory: agents 1001-1010 and 1080
 // and supervisor 2001 in team 1 ("Team A"), administrator "admin", every
 // password "password"; a few reason codes; the voice MRD and two non-voice
-// MRDs.
+// MRDs; the campaign Cisco_Default_Task_Campaign.
 func Default() *Directory {
 	d, err := parse(defaultYAML, "default.yaml")
 	if err != nil {
@@ -55,6 +55,9 @@ type file struct {
 	Users               []fileUser       `yaml:"users"`
 	ReasonCodes         []fileReasonCode `yaml:"reasonCodes"`
 	MediaRoutingDomains []fileMRD        `yaml:"mediaRoutingDomains"`
+	// Campaigns is nil when the key is absent or null (the default
+	// campaign is used) and empty for an explicit [] (no campaigns).
+	Campaigns []fileCampaign `yaml:"campaigns"`
 }
 
 type fileTeam struct {
@@ -91,6 +94,11 @@ type fileMRD struct {
 	Voice          bool   `yaml:"voice"`
 	Interruptible  bool   `yaml:"interruptible"`
 	MaxDialogLimit int    `yaml:"maxDialogLimit"`
+}
+
+type fileCampaign struct {
+	PublicID string `yaml:"publicId"`
+	Name     string `yaml:"name"`
 }
 
 // reservedUser is the Finesse service's own XMPP user.
@@ -190,11 +198,13 @@ func (v *validator) build(f *file) *Directory {
 		teamByID:  make(map[int]int),
 		rcByID:    make(map[int]int),
 		mrdByID:   make(map[int]int),
+		campByID:  make(map[string]int),
 	}
 	v.teams(d, f.Teams)
 	v.users(d, f.Users)
 	v.reasonCodes(d, f.ReasonCodes)
 	v.mrds(d, f.MediaRoutingDomains)
+	v.campaigns(d, f.Campaigns)
 	return d
 }
 
@@ -462,5 +472,43 @@ func (v *validator) mrds(d *Directory, mrds []fileMRD) {
 			Interruptible:  fm.Interruptible,
 			MaxDialogLimit: limit,
 		})
+	}
+}
+
+// campaignID is what a campaign public id may hold; it becomes the tail of
+// a pubsub node name, ccp.campaign.updates.<publicId>.
+var campaignID = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// maxCampaignID bounds a public id so that node names stay short.
+const maxCampaignID = 255
+
+func (v *validator) campaigns(d *Directory, campaigns []fileCampaign) {
+	if campaigns == nil {
+		campaigns = []fileCampaign{{PublicID: DefaultCampaign}}
+	}
+	// Ids are matched exactly, but two that differ only in case would be
+	// a trap for whoever types a node name, so they are refused.
+	folded := make(map[string]string)
+	for i, fc := range campaigns {
+		id := fc.PublicID
+		switch {
+		case id == "":
+			v.addf("campaigns", i, "campaign without a publicId")
+			continue
+		case len(id) > maxCampaignID || !campaignID.MatchString(id):
+			v.addf("campaigns", i, "campaign %q: the publicId may hold only letters, digits, '_', '.' and '-' (at most %d)", id, maxCampaignID)
+			continue
+		}
+		if other, dup := folded[strings.ToLower(id)]; dup {
+			v.addf("campaigns", i, "campaign %q: duplicate publicId (ids ignore case here; %q came first)", id, other)
+			continue
+		}
+		folded[strings.ToLower(id)] = id
+		name := strings.TrimSpace(fc.Name)
+		if name == "" {
+			name = id
+		}
+		d.campByID[id] = len(d.campaigns)
+		d.campaigns = append(d.campaigns, Campaign{PublicID: id, Name: name})
 	}
 }

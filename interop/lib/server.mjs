@@ -2,9 +2,11 @@
 //
 // The binary runs as a child process on the real default ports (7443 for
 // HTTPS, 7071 for plain HTTP) unless they are taken or overridden with
-// INTEROP_NOTIFY_PORT / INTEROP_NOTIFY_PLAIN_PORT. The REST and TCP
-// listeners are turned off: this suite does not use them, and other
-// servers on the machine may hold their ports.
+// INTEROP_NOTIFY_PORT / INTEROP_NOTIFY_PLAIN_PORT. The TCP listeners are
+// turned off, and so is the REST listener unless a test file asks for it
+// (startServer({rest: true}): Finesse's 8445, or a free port if 8445 is
+// taken, or INTEROP_REST_PORT): other servers on the machine may hold their
+// ports.
 
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -91,9 +93,10 @@ function sleep(ms) {
  * @param {string} options.name label for the log file under test-results/
  * @param {string} [options.pingInterval] --ping-interval
  * @param {number} [options.pingRetries] --ping-retries
+ * @param {boolean} [options.rest] also start the REST listener (HTTPS), at server.restURL
  * @param {string[]} [options.extraArgs]
  */
-export async function startServer({ name, pingInterval = '1s', pingRetries = 2, extraArgs = [] }) {
+export async function startServer({ name, pingInterval = '1s', pingRetries = 2, rest = false, extraArgs = [] }) {
     const bin = process.env.INTEROP_SERVER_BIN || path.join(repoDir, 'bin', 'finesse-notify');
     if (!existsSync(bin)) {
         throw new Error(`server binary ${bin} not found: build it with \`make build\` (or set INTEROP_SERVER_BIN)`);
@@ -102,12 +105,14 @@ export async function startServer({ name, pingInterval = '1s', pingRetries = 2, 
     const notifyPort = await choosePort('INTEROP_NOTIFY_PORT', 7443, taken);
     taken.add(notifyPort);
     const plainPort = await choosePort('INTEROP_NOTIFY_PLAIN_PORT', 7071, taken);
+    taken.add(plainPort);
+    const restPort = rest ? await choosePort('INTEROP_REST_PORT', 8445, taken) : null;
 
     const args = [
         `--domain=${DOMAIN}`,
         `--notify-addr=:${notifyPort}`,
         `--notify-plain-addr=:${plainPort}`,
-        '--rest-addr=',
+        rest ? `--rest-addr=:${restPort}` : '--rest-addr=',
         '--xmpp-addr=',
         '--xmpps-addr=',
         `--ping-interval=${pingInterval}`,
@@ -149,12 +154,15 @@ export async function startServer({ name, pingInterval = '1s', pingRetries = 2, 
         args,
         notifyPort,
         plainPort,
+        restPort,
         domain: DOMAIN,
         pingIntervalMs: durationMs(pingInterval),
         pingRetries,
         boshURL: `https://localhost:${notifyPort}/http-bind`,
         wsURL: `wss://localhost:${notifyPort}/ws`,
         plainURL: `http://127.0.0.1:${plainPort}`,
+        // The REST listener's origin (HTTPS, the same certificate), or null.
+        restURL: rest ? `https://localhost:${restPort}` : null,
         caFile: null,
         logFile,
         logTail,
@@ -211,6 +219,12 @@ export async function startServer({ name, pingInterval = '1s', pingRetries = 2, 
         const secure = await get(`https://localhost:${notifyPort}/healthz`, { ca: pem.body });
         if (secure.status !== 200) {
             throw new Error(`GET https://localhost:${notifyPort}/healthz: status ${secure.status}`);
+        }
+        if (rest) {
+            const restHealth = await get(`${server.restURL}/healthz`, { ca: pem.body });
+            if (restHealth.status !== 200) {
+                throw new Error(`GET ${server.restURL}/healthz: status ${restHealth.status}`);
+            }
         }
     } catch (err) {
         await server.stop();

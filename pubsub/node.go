@@ -23,6 +23,10 @@ type node struct {
 	mu      sync.Mutex
 	deleted bool
 	subs    []*subscription // in subscription order
+	// byJID indexes subs once there are more than indexAbove of them, so
+	// that subscribing thousands to one node is not quadratic; the many
+	// nodes with one or two subscribers do without the map.
+	byJID map[string]*subscription
 	items   []item          // oldest first, at most Config.MaxItems
 }
 
@@ -62,8 +66,15 @@ func (n *node) storeItem(it item, max int) {
 	n.items = append(n.items, it)
 }
 
+// indexAbove is the number of subscriptions above which a node indexes
+// them by JID.
+const indexAbove = 16
+
 // find returns the subscription of jid, or nil. n.mu is held.
 func (n *node) find(jid string) *subscription {
+	if n.byJID != nil {
+		return n.byJID[jid]
+	}
 	for _, s := range n.subs {
 		if s.jid == jid {
 			return s
@@ -72,8 +83,25 @@ func (n *node) find(jid string) *subscription {
 	return nil
 }
 
+// add appends sub to the node's list. n.mu is held.
+func (n *node) add(sub *subscription) {
+	n.subs = append(n.subs, sub)
+	switch {
+	case n.byJID != nil:
+		n.byJID[sub.jid] = sub
+	case len(n.subs) > indexAbove:
+		n.byJID = make(map[string]*subscription, len(n.subs))
+		for _, s := range n.subs {
+			n.byJID[s.jid] = s
+		}
+	}
+}
+
 // remove takes sub out of the node's list. n.mu is held.
 func (n *node) remove(sub *subscription) {
+	if n.byJID != nil {
+		delete(n.byJID, sub.jid)
+	}
 	for i, s := range n.subs {
 		if s == sub {
 			n.subs = slices.Delete(n.subs, i, i+1)

@@ -288,3 +288,47 @@ func TestPublishAllocationsDoNotGrowWithSubscribers(t *testing.T) {
 		t.Fatalf("a publish to 1000 subscribers allocates %.1f times, to 10 %.1f: allocations grow with subscribers", many, few)
 	}
 }
+
+// Past a few subscribers a node indexes them by JID; repeat subscribes,
+// unsubscribes and deliveries must behave the same on either side of it.
+func TestManySubscribersToOneNode(t *testing.T) {
+	const users = 40
+	h := newHarness(t, users, pubsub.Config{Resolver: implicitUserNodes})
+	var pipes []*servertest.Pipe
+	subids := map[string]string{}
+	for i := range users {
+		user := fmt.Sprintf("u%d", i)
+		pipes = append(pipes, h.login(t, user, "desk", prio(0)))
+		sub, err := h.ps.Subscribe("/users/u0", bare(user))
+		if err != nil {
+			t.Fatal(err)
+		}
+		subids[user] = sub.SubID
+	}
+	for i := range users {
+		user := fmt.Sprintf("u%d", i)
+		again, err := h.ps.Subscribe("/users/u0", bare(user))
+		if err != nil || again.SubID != subids[user] {
+			t.Fatalf("repeat subscribe of %s: %+v %v, want subid %s", user, again, err, subids[user])
+		}
+	}
+	for _, i := range []int{3, 20, 39} {
+		reply := iq(t, pipes[i], "set", fmt.Sprintf(`<pubsub xmlns='http://jabber.org/protocol/pubsub'><unsubscribe node='/users/u0' jid='u%d@%s' subid='%s'/></pubsub>`, i, domain, subids[fmt.Sprintf("u%d", i)]))
+		if c, _ := stanzaError(reply); c != "" {
+			t.Fatalf("unsubscribe u%d: %s", i, c)
+		}
+		if c, pc := stanzaError(iq(t, pipes[i], "set", fmt.Sprintf(`<pubsub xmlns='http://jabber.org/protocol/pubsub'><unsubscribe node='/users/u0' jid='u%d@%s'/></pubsub>`, i, domain))); c != "unexpected-request" || pc != "not-subscribed" {
+			t.Fatalf("second unsubscribe of u%d: %q %q", i, c, pc)
+		}
+	}
+	res, err := h.ps.Publish("/users/u0", "", []byte(`<x xmlns='urn:test'/>`))
+	if err != nil || res.Deliveries != users-3 {
+		t.Fatalf("publish: %+v %v, want %d deliveries", res, err, users-3)
+	}
+	if _, err := h.ps.Subscribe("/users/u0", bare("u20")); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := h.ps.Publish("/users/u0", "", []byte(`<x xmlns='urn:test'/>`)); res.Deliveries != users-2 {
+		t.Fatalf("after resubscribing: %d deliveries, want %d", res.Deliveries, users-2)
+	}
+}

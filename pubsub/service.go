@@ -242,7 +242,7 @@ func (s *Service) subscribe(nodeName string, jid server.JID) (*subscription, err
 		return nil, fmt.Errorf("subscribe %s to %s: %d held: %w", jid, nodeName, len(s.byUser[bare]), ErrTooManySubscriptions)
 	}
 	sub := newSubscription(n, jid, newSubID())
-	n.subs = append(n.subs, sub)
+	n.add(sub)
 	s.byUser[sub.bare] = append(s.byUser[sub.bare], sub)
 	s.metrics.subscriptions.Inc()
 	return sub, nil
@@ -334,7 +334,7 @@ func (s *Service) deleteNode(name string) {
 	n.deleted = true
 	s.fanOut(n, renderNodeEvent("delete", n.attr))
 	subs := n.subs
-	n.subs, n.items = nil, nil
+	n.subs, n.items, n.byJID = nil, nil, nil
 	s.unindex(subs...)
 }
 

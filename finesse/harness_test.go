@@ -1,10 +1,7 @@
 package finesse
 
 import (
-	"context"
-	"net"
 	"testing"
-	"time"
 
 	"github.com/beevik/etree"
 	"go.uber.org/zap"
@@ -15,6 +12,7 @@ import (
 	"github.com/finesse-notify/finesse-notify/finesse/directory"
 	"github.com/finesse-notify/finesse-notify/pubsub"
 	"github.com/finesse-notify/finesse-notify/server"
+	"github.com/finesse-notify/finesse-notify/server/servertest"
 )
 
 const (
@@ -78,24 +76,8 @@ func newHarness(t *testing.T, cfg pubsub.Config) *harness {
 		t.Fatalf("pubsub.New: %v", err)
 	}
 	n := NewNotifier(srv, ps, dir, log)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.ServeTCP(ln, server.TCPOptions{}) }()
-	t.Cleanup(func() {
-		ln.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("ServeTCP: %v", err)
-		}
-	})
-	return &harness{srv: srv, ps: ps, n: n, dir: dir, addr: ln.Addr().String(), logs: logs}
+	addr := servertest.ServeTCP(t, srv)
+	return &harness{srv: srv, ps: ps, n: n, dir: dir, addr: addr, logs: logs}
 }
 
 // login connects user and binds resource, without presence.

@@ -1,11 +1,9 @@
 package presence_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,28 +53,16 @@ func start(t *testing.T, interval time.Duration, retries int) *harness {
 	tracker := presence.New(srv, presence.Config{PingInterval: interval, PingRetries: retries, Logger: log, Registerer: reg})
 	rec := &recorder{tracker: tracker, ch: make(chan recorded, 256)}
 	tracker.AddListener(rec)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.ServeTCP(ln, server.TCPOptions{}) }()
+	addr := servertest.ServeTCP(t, srv)
+	// Cleanups run last-in first-out: this one runs before the server
+	// shuts down.
 	t.Cleanup(func() {
-		ln.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
 		tracker.Close()
-		if err := <-served; err != nil {
-			t.Errorf("ServeTCP: %v", err)
-		}
 		if rec.overflow.Load() {
 			t.Errorf("the test listener's buffer overflowed")
 		}
 	})
-	return &harness{srv: srv, tracker: tracker, addr: ln.Addr().String(), reg: reg, logs: logs, events: rec}
+	return &harness{srv: srv, tracker: tracker, addr: addr, reg: reg, logs: logs, events: rec}
 }
 
 // recorded is an event as the listener saw it, with what IsAvailable said

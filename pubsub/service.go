@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -267,20 +268,25 @@ func (s *Service) unindex(subs ...*subscription) {
 	s.subsMu.Lock()
 	defer s.subsMu.Unlock()
 	for _, sub := range subs {
-		list := s.byUser[sub.bare]
-		for i, o := range list {
-			if o == sub {
-				list = append(list[:i:i], list[i+1:]...)
-				break
-			}
-		}
-		if len(list) == 0 {
-			delete(s.byUser, sub.bare)
-		} else {
-			s.byUser[sub.bare] = list
-		}
+		removeFromIndex(s.byUser, sub.bare, sub)
 	}
 	s.metrics.subscriptions.Sub(float64(len(subs)))
+}
+
+// removeFromIndex takes v out of index[key], dropping the key when its
+// list empties. The list is copied, not edited in place, so a slice handed
+// out earlier is never changed under its reader.
+func removeFromIndex[T comparable](index map[string][]T, key string, v T) {
+	list := index[key]
+	i := slices.Index(list, v)
+	if i < 0 {
+		return
+	}
+	if len(list) == 1 {
+		delete(index, key)
+		return
+	}
+	index[key] = slices.Concat(list[:i], list[i+1:])
 }
 
 // create makes node name owned by owner.
@@ -314,18 +320,7 @@ func (s *Service) deleteNode(name string) {
 	s.metrics.nodes.Dec()
 	if n.owner != "" {
 		s.created--
-		list := s.owned[n.owner]
-		for i, o := range list {
-			if o == n {
-				list = append(list[:i:i], list[i+1:]...)
-				break
-			}
-		}
-		if len(list) == 0 {
-			delete(s.owned, n.owner)
-		} else {
-			s.owned[n.owner] = list
-		}
+		removeFromIndex(s.owned, n.owner, n)
 	}
 	s.mu.Unlock()
 

@@ -27,7 +27,7 @@ type node struct {
 	// that subscribing thousands to one node is not quadratic; the many
 	// nodes with one or two subscribers do without the map.
 	byJID map[string]*subscription
-	items   []item          // oldest first, at most Config.MaxItems
+	items []item // oldest first, at most Config.MaxItems
 }
 
 type item struct {

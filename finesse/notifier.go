@@ -3,6 +3,7 @@ package finesse
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -37,6 +38,10 @@ type Notifier struct {
 	// been made since the process started. It is bounded by the
 	// directory: only its users can bind.
 	subscribed map[string]struct{}
+
+	// serviceDown: an administrator made the Finesse service unavailable;
+	// finesse@'s presence is then unavailable (FINESSE-REFERENCE §5.4).
+	serviceDown atomic.Bool
 
 	// renderBuffers hold rendered Updates between Render and escaping, so
 	// a publish allocates only the payload it hands to pubsub.
@@ -107,17 +112,62 @@ func (n *Notifier) SessionBound(s *server.Session) {
 }
 
 // PresenceChanged sends available presence from finesse@<domain>/finesse
-// to a session that has just become available.
+// to a session that has just become available, unless the service has
+// been made unavailable.
 func (n *Notifier) PresenceChanged(s *server.Session, p server.Presence) {
-	if !p.Available || !p.Initial {
+	if !p.Available || !p.Initial || n.serviceDown.Load() {
 		return
 	}
+	n.sendServicePresence(s, true)
+}
+
+func (n *Notifier) sendServicePresence(s *server.Session, available bool) {
 	to := server.EscapeText(s.JID().String())
-	b := make([]byte, 0, len(n.presenceHead)+len(to)+3)
+	b := make([]byte, 0, len(n.presenceHead)+len(to)+24)
 	b = append(b, n.presenceHead...)
 	b = append(b, to...)
-	b = append(b, "'/>"...)
+	if available {
+		b = append(b, "'/>"...)
+	} else {
+		b = append(b, "' type='unavailable'/>"...)
+	}
 	s.SendBytes(b)
+}
+
+// SetServiceAvailable makes finesse@<domain>'s presence available or
+// unavailable for every available session: what desktops see when
+// Finesse's Tomcat stops and comes back (FINESSE-REFERENCE §5.4).
+func (n *Notifier) SetServiceAvailable(available bool) {
+	if n.serviceDown.Swap(!available) == !available {
+		return // no change
+	}
+	n.log.Info("finesse service presence changed", zap.Bool("available", available))
+	for _, s := range n.srv.Sessions() {
+		if s.Available() {
+			n.sendServicePresence(s, available)
+		}
+	}
+}
+
+// ServiceAvailable reports whether finesse@<domain> is available.
+func (n *Notifier) ServiceAvailable() bool { return !n.serviceDown.Load() }
+
+// EndSessions closes every XMPP session of the user with id, as an
+// administrator's action, and returns how many there were. The user's
+// presence becomes unavailable as if the desktop had died.
+func (n *Notifier) EndSessions(id string) int {
+	u, ok := n.dir.User(id)
+	if !ok {
+		return 0
+	}
+	sessions := n.srv.Resources(server.JID{Local: u.Localpart(), Domain: n.srv.Domain()})
+	for _, s := range sessions {
+		s.Close(&server.StreamError{Condition: server.CondPolicyViolation, Text: "session ended by an administrator"})
+	}
+	if len(sessions) > 0 {
+		n.log.Info("sessions ended by an administrator", zap.String("user", u.ID), zap.Int("sessions", len(sessions)))
+	}
+	return len(sessions)
 }
 
 // SessionEnded does nothing: subscriptions outlive sessions.

@@ -292,3 +292,76 @@ func TestNotifierPublishTooBig(t *testing.T) {
 		t.Errorf("Publish: %v, want ErrPayloadTooBig", err)
 	}
 }
+
+func TestServicePresenceToggle(t *testing.T) {
+	h := newHarness(t, pubsub.Config{})
+	agent := h.online(t, "1001", "desk")
+	bound := h.login(t, "1002", "desk") // bound, no presence: not told
+
+	h.n.SetServiceAvailable(false)
+	if h.n.ServiceAvailable() {
+		t.Fatal("ServiceAvailable after SetServiceAvailable(false)")
+	}
+	p, err := agent.Await("finesse unavailable", isFinessePresence)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.SelectAttrValue("type", "") != "unavailable" || p.SelectAttrValue("to", "") != agent.JID {
+		t.Fatalf("got %s, want unavailable presence to %s", render(p), agent.JID)
+	}
+	// Again: no change, nothing sent.
+	h.n.SetServiceAvailable(false)
+	// A session that comes online meanwhile hears nothing from finesse@.
+	late := h.login(t, "2002", "desk")
+	if err := late.SendPresence(0); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*client.Client{agent, bound, late} {
+		flush(t, c)
+		for _, el := range c.Backlog() {
+			if isFinessePresence(el) {
+				t.Fatalf("%s: unexpected %s while the service is down", c.JID, render(el))
+			}
+		}
+	}
+
+	h.n.SetServiceAvailable(true)
+	for _, c := range []*client.Client{agent, late} {
+		p, err := c.Await("finesse available again", isFinessePresence)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.SelectAttr("type") != nil {
+			t.Fatalf("%s: got %s, want available presence", c.JID, render(p))
+		}
+	}
+	flush(t, bound)
+	for _, el := range bound.Backlog() {
+		if isFinessePresence(el) {
+			t.Fatalf("a session without presence got %s", render(el))
+		}
+	}
+}
+
+func TestEndSessions(t *testing.T) {
+	h := newHarness(t, pubsub.Config{})
+	a := h.online(t, "1001", "a")
+	b := h.login(t, "1001", "b")
+	other := h.online(t, "1002", "desk")
+	if n := h.n.EndSessions("1001"); n != 2 {
+		t.Fatalf("EndSessions ended %d sessions, want 2", n)
+	}
+	for _, c := range []*client.Client{a, b} {
+		cond, err := c.ExpectEnd()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cond != server.CondPolicyViolation {
+			t.Fatalf("%s ended with %q, want policy-violation", c.JID, cond)
+		}
+	}
+	flush(t, other) // untouched
+	if n := h.n.EndSessions("nobody"); n != 0 {
+		t.Fatalf("EndSessions of an unknown user: %d", n)
+	}
+}

@@ -266,6 +266,19 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	return nil
 }
 
+// Sessions returns a snapshot of the live sessions, bound or not, for
+// rare operations over all of them (an administrator's broadcast); the
+// delivery path never uses it.
+func (srv *Server) Sessions() []*Session {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	out := make([]*Session, 0, len(srv.sessions))
+	for s := range srv.sessions {
+		out = append(out, s)
+	}
+	return out
+}
+
 // SessionCount is the number of live sessions, bound or not.
 func (srv *Server) SessionCount() int {
 	srv.mu.Lock()

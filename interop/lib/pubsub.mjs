@@ -4,25 +4,20 @@
 //   wrong (&, <, >, quotes, non-ASCII, CR), numbered by their requestId.
 // - The administrator's HTTP publish endpoint (POST
 //   /finesse-notify/publish?node=… on the REST listener).
-// - Reading a pubsub notification (<message><event><items><item>) into a
-//   plain object, and the envelope checks that Finesse's clients rely on.
-// - PubsubClient: a Strophe.js client in its own Node process that, besides
-//   what lib/strophe-child.mjs does, subscribes and publishes (XEP-0060).
-//   Its child side is this same module, run as a script (see the end of the
-//   file), so the tests need no other file.
+// - The envelope checks that Finesse's clients rely on, made of a pubsub
+//   notification read by readNotification (lib/stanzas.mjs).
+// - PubsubClient: a Strophe.js client process (lib/strophe-child.mjs) that
+//   subscribes, publishes (XEP-0060) and lists the notifications it read.
 
 import assert from 'node:assert/strict';
-import { fork } from 'node:child_process';
 import https from 'node:https';
-import { fileURLToPath } from 'node:url';
 
 import { DOMParser } from '@xmldom/xmldom';
 
-import { reap } from './reaper.mjs';
+import { PUBSUB_NS, childElement, publishIQ, subscribeIQ } from './stanzas.mjs';
 import { StropheProcess } from './strophe-process.mjs';
 
-export const PUBSUB_NS = 'http://jabber.org/protocol/pubsub';
-export const PUBSUB_EVENT_NS = 'http://jabber.org/protocol/pubsub#event';
+export { PUBSUB_EVENT_NS, PUBSUB_NS, readNotification } from './stanzas.mjs';
 export const STANZAS_NS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 
 export const ADMIN = { user: 'admin', password: 'password' };
@@ -73,6 +68,22 @@ export function makeUpdate({ seq, label, source = '/finesse/api/User/1001', with
         `<source>${source}</source>` +
         '</Update>'
     );
+}
+
+/**
+ * Publishes Updates 1…count one after the other, each awaited:
+ * publishOne(seq) publishes Update seq and resolves with {update, itemId}.
+ * Resolves with {updates, itemIds}, in publish order.
+ */
+export async function publishInOrder(count, publishOne) {
+    const updates = [];
+    const itemIds = [];
+    for (let seq = 1; seq <= count; seq++) {
+        const { update, itemId } = await publishOne(seq);
+        updates.push(update);
+        itemIds.push(itemId);
+    }
+    return { updates, itemIds };
 }
 
 /** The requestId of an Update made by makeUpdate, or null. */
@@ -173,56 +184,7 @@ function readPublished(text) {
 }
 
 // ---------------------------------------------------------------------------
-// Reading stanzas (xmldom elements here; the same DOM calls work in a browser)
-
-function elementChildren(el) {
-    const out = [];
-    for (let node = el.firstChild; node; node = node.nextSibling) {
-        if (node.nodeType === 1) {
-            out.push(node);
-        }
-    }
-    return out;
-}
-
-function child(el, localName, ns) {
-    return elementChildren(el).find((c) => c.localName === localName && (!ns || c.namespaceURI === ns)) ?? null;
-}
-
-/**
- * Reads a pubsub items notification. Returns null unless el is a <message>
- * with an <event xmlns='…pubsub#event'><items/> child; otherwise
- * {from, to, id, type, node, items: [{id, payloads: [{localName,
- * namespaceURI, childElements, text}]}]}.
- */
-export function readNotification(el) {
-    if (!el || el.localName !== 'message') {
-        return null;
-    }
-    const event = child(el, 'event', PUBSUB_EVENT_NS);
-    const items = event && child(event, 'items', PUBSUB_EVENT_NS);
-    if (!items) {
-        return null;
-    }
-    return {
-        from: el.getAttribute('from'),
-        to: el.getAttribute('to'),
-        id: el.getAttribute('id'),
-        type: el.getAttribute('type'),
-        node: items.getAttribute('node'),
-        items: elementChildren(items)
-            .filter((c) => c.localName === 'item')
-            .map((item) => ({
-                id: item.getAttribute('id'),
-                payloads: elementChildren(item).map((payload) => ({
-                    localName: payload.localName,
-                    namespaceURI: payload.namespaceURI,
-                    childElements: elementChildren(payload).length,
-                    text: payload.textContent,
-                })),
-            })),
-    };
-}
+// Checking stanzas (xmldom elements)
 
 const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 // Openfire's item ids, which Finesse's carry: a UUID and then digits.
@@ -259,16 +221,16 @@ export function checkIQError(iq, { type, condition, from }) {
     if (from) {
         assert.equal(iq.getAttribute('from'), from, 'the error comes from the service');
     }
-    const error = child(iq, 'error');
+    const error = childElement(iq, 'error');
     assert.ok(error, 'the IQ error carries <error/>');
     assert.equal(error.getAttribute('type'), type, `<error type='${type}'>`);
-    assert.ok(child(error, condition, STANZAS_NS), `<error> holds <${condition} xmlns='${STANZAS_NS}'/>`);
+    assert.ok(childElement(error, condition, STANZAS_NS), `<error> holds <${condition} xmlns='${STANZAS_NS}'/>`);
 }
 
 /** Reads <pubsub><subscription/></pubsub> from a subscribe result, or null. */
 export function readSubscription(iq) {
-    const pubsub = child(iq, 'pubsub', PUBSUB_NS);
-    const subscription = pubsub && child(pubsub, 'subscription', PUBSUB_NS);
+    const pubsub = childElement(iq, 'pubsub', PUBSUB_NS);
+    const subscription = pubsub && childElement(pubsub, 'subscription', PUBSUB_NS);
     if (!subscription) {
         return null;
     }
@@ -277,9 +239,9 @@ export function readSubscription(iq) {
 
 /** Reads the item id from a publish result (<pubsub><publish><item id/>), or null. */
 export function readPublishedItemId(iq) {
-    const pubsub = child(iq, 'pubsub', PUBSUB_NS);
-    const publish = pubsub && child(pubsub, 'publish', PUBSUB_NS);
-    const item = publish && child(publish, 'item', PUBSUB_NS);
+    const pubsub = childElement(iq, 'pubsub', PUBSUB_NS);
+    const publish = pubsub && childElement(pubsub, 'publish', PUBSUB_NS);
+    const item = publish && childElement(publish, 'item', PUBSUB_NS);
     return item ? item.getAttribute('id') : null;
 }
 
@@ -290,49 +252,32 @@ export function isFinessePresence(el, domain) {
 }
 
 // ---------------------------------------------------------------------------
-// PubsubClient: the parent's side
+// PubsubClient
 
 /** Matches a PubsubClient event that is a notification received (on node, if given). */
 export const isNotificationEvent = (node = null) => (e) =>
     e.type === 'in' && e.notification != null && (node === null || e.notification.node === node);
 
-const thisFile = fileURLToPath(import.meta.url);
-
 export class PubsubClient extends StropheProcess {
-    /** Starts a client process (this module as a script) and waits until it accepts commands. */
-    static async start(name, { caFile } = {}) {
-        const env = { ...process.env, INTEROP_PUBSUB_CHILD: '1' };
-        if (caFile) {
-            env.NODE_EXTRA_CA_CERTS = caFile;
-        }
-        const childProcess = fork(thisFile, [], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-        reap(childProcess);
-        const client = new PubsubClient(name, childProcess);
-        await client.waitFor((m) => m.type === 'ready', { from: 0, timeoutMs: 15_000, what: 'the client process to start' });
-        return client;
-    }
-
     /** Subscribes jid to node at `to`; resolves with the answer (result or error), parsed. */
-    async subscribe({ to, node, jid, timeoutMs = 10_000 }) {
-        const xml = await this.request('subscribe', { to, node, jid, timeoutMs }, timeoutMs + 5_000);
-        return new DOMParser().parseFromString(xml, 'text/xml').documentElement;
+    subscribe({ to, node, jid, timeoutMs = 10_000 }) {
+        return this.iq(subscribeIQ({ to, node, jid }), timeoutMs);
     }
 
     /**
      * Publishes text as the escaped content of <notification xmlns='…pubsub'>
      * (XEP-0060 publish, no item id); resolves with the answer, parsed.
      */
-    async publishNotification({ to, node, text, timeoutMs = 10_000 }) {
-        const xml = await this.request('publish', { to, node, text, timeoutMs }, timeoutMs + 5_000);
-        return new DOMParser().parseFromString(xml, 'text/xml').documentElement;
+    publishNotification({ to, node, text, timeoutMs = 10_000 }) {
+        return this.iq(publishIQ({ to, node, text }), timeoutMs);
     }
 
     /**
      * Notifications received since event index `from` (on node, if given),
-     * as the client process read them (readNotification) from the DOM
-     * Strophe built off the wire. They are not read from the events'
-     * serialized XML: serializing and parsing again would turn a CR the
-     * server sent as &#xD; into a line feed.
+     * as the client process read them from the DOM Strophe built off the
+     * wire (see lib/strophe-child.mjs): not from the events' serialized XML,
+     * because serializing and parsing again would turn a CR the server sent
+     * as &#xD; into a line feed.
      */
     notifications(from = 0, node = null) {
         return this.events
@@ -340,163 +285,4 @@ export class PubsubClient extends StropheProcess {
             .filter(isNotificationEvent(node))
             .map((e) => e.notification);
     }
-}
-
-// ---------------------------------------------------------------------------
-// PubsubClient: the child's side, when this module runs as a script
-//
-// The protocol is lib/strophe-child.mjs's (commands {id, cmd, args}, one
-// reply each; 'ready', 'status', 'in' and 'out' events) with the commands
-// connect, presence, subscribe, publish, status and disconnect.
-
-async function runChild() {
-    const { Strophe, $iq, $pres } = await import('strophe.js');
-    const { XMLSerializer } = await import('@xmldom/xmldom');
-    const { default: XMLHttpRequestForNode } = await import('xhr2');
-
-    // Strophe reads BOSH responses from responseXML, which xhr2 leaves empty.
-    class XMLHttpRequestWithXML extends XMLHttpRequestForNode {
-        get responseXML() {
-            const text = this.responseText;
-            if (!text) {
-                return null;
-            }
-            if (this._parsedFrom !== text) {
-                this._parsedFrom = text;
-                this._parsedXML = new DOMParser().parseFromString(text, 'text/xml');
-            }
-            return this._parsedXML;
-        }
-    }
-    globalThis.XMLHttpRequest = XMLHttpRequestWithXML;
-
-    const serializer = new XMLSerializer();
-    const statusNames = Object.fromEntries(Object.entries(Strophe.Status).map(([key, value]) => [value, key]));
-    let conn = null;
-    let status = 'NONE';
-    const statusWaiters = new Set();
-
-    const emit = (message) => {
-        if (process.connected) {
-            process.send(message);
-        }
-    };
-    const stanzasOf = (elem) => (elem && elem.localName === 'body' ? elementChildren(elem) : elem ? [elem] : []);
-
-    const onStatus = (value, condition) => {
-        status = statusNames[value] ?? String(value);
-        emit({ type: 'status', status, condition: condition ?? null });
-        for (const waiter of statusWaiters) {
-            if (waiter.want.includes(status)) {
-                statusWaiters.delete(waiter);
-                waiter.resolve(status);
-            } else if (waiter.fail.includes(status)) {
-                statusWaiters.delete(waiter);
-                waiter.reject(new Error(`Strophe status ${status}${condition ? ` (${condition})` : ''}`));
-            }
-        }
-    };
-    const untilStatus = (want, fail = []) =>
-        new Promise((resolve, reject) => statusWaiters.add({ want, fail, resolve, reject }));
-
-    // Resolves with the serialized answer, result or error; rejects on timeout.
-    const sendIQ = (iq, timeoutMs) =>
-        new Promise((resolve, reject) => {
-            conn.sendIQ(
-                iq,
-                (result) => resolve(serializer.serializeToString(result)),
-                (error) => (error ? resolve(serializer.serializeToString(error)) : reject(new Error(`no answer within ${timeoutMs} ms`))),
-                timeoutMs,
-            );
-        });
-
-    const commands = {
-        async connect({ service, jid, password }) {
-            if (conn) {
-                throw new Error('already connected');
-            }
-            conn = new Strophe.Connection(service);
-            // A notification is also read here, from the DOM Strophe built
-            // off the wire (see PubsubClient.notifications).
-            conn.xmlInput = (elem) =>
-                stanzasOf(elem).forEach((s) => emit({ type: 'in', xml: serializer.serializeToString(s), notification: readNotification(s) }));
-            conn.xmlOutput = (elem) => stanzasOf(elem).forEach((s) => emit({ type: 'out', xml: serializer.serializeToString(s) }));
-            // Answer server pings (XEP-0199) as a well-behaved client does.
-            conn.addHandler(
-                (iq) => {
-                    const reply = $iq({ type: 'result', id: iq.getAttribute('id') });
-                    if (iq.getAttribute('from')) {
-                        reply.attrs({ to: iq.getAttribute('from') });
-                    }
-                    conn.send(reply);
-                    return true;
-                },
-                'urn:xmpp:ping',
-                'iq',
-                'get',
-            );
-            const connected = untilStatus(['CONNECTED'], ['CONNFAIL', 'AUTHFAIL', 'DISCONNECTED', 'CONNTIMEOUT', 'ERROR']);
-            conn.connect(jid, password, onStatus);
-            await connected;
-            return { jid: conn.jid };
-        },
-
-        presence({ priority }) {
-            const presence = $pres();
-            if (priority !== undefined && priority !== null) {
-                presence.c('priority').t(String(priority));
-            }
-            conn.send(presence);
-            return null;
-        },
-
-        // <subscribe node jid/> (XEP-0060 §6.1), as Strophe applications send it.
-        subscribe({ to, node, jid, timeoutMs }) {
-            const iq = $iq({ type: 'set', to }).c('pubsub', { xmlns: PUBSUB_NS }).c('subscribe', { node, jid });
-            return sendIQ(iq, timeoutMs);
-        },
-
-        // <publish node><item><notification>text</notification></item></publish>
-        // (XEP-0060 §7.1); Strophe escapes the text.
-        publish({ to, node, text, timeoutMs }) {
-            const iq = $iq({ type: 'set', to })
-                .c('pubsub', { xmlns: PUBSUB_NS })
-                .c('publish', { node })
-                .c('item')
-                .c('notification', { xmlns: PUBSUB_NS })
-                .t(text);
-            return sendIQ(iq, timeoutMs);
-        },
-
-        status() {
-            return status;
-        },
-
-        async disconnect() {
-            if (!conn || status === 'DISCONNECTED') {
-                return status;
-            }
-            const done = untilStatus(['DISCONNECTED']);
-            conn.disconnect('interop test done');
-            return done;
-        },
-    };
-
-    process.on('message', async ({ id, cmd, args }) => {
-        try {
-            const handler = commands[cmd];
-            if (!handler) {
-                throw new Error(`unknown command ${cmd}`);
-            }
-            emit({ type: 'reply', id, ok: true, value: await handler(args ?? {}) });
-        } catch (err) {
-            emit({ type: 'reply', id, ok: false, error: err?.message ?? String(err) });
-        }
-    });
-    process.on('disconnect', () => process.exit(0));
-    emit({ type: 'ready' });
-}
-
-if (process.env.INTEROP_PUBSUB_CHILD === '1' && process.argv[1] === thisFile && process.send) {
-    runChild();
 }

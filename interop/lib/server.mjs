@@ -8,6 +8,7 @@
 // taken, or INTEROP_REST_PORT): other servers on the machine may hold their
 // ports.
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -24,6 +25,15 @@ export const repoDir = path.resolve(interopDir, '..');
 export const resultsDir = path.join(interopDir, 'test-results');
 
 export const DOMAIN = 'localhost';
+
+/**
+ * The XMPP transports every client test runs over; service(server) is the
+ * URL a Strophe.Connection is made with.
+ */
+export const TRANSPORTS = [
+    { name: 'BOSH', service: (server) => server.boshURL },
+    { name: 'WebSocket', service: (server) => server.wsURL },
+];
 
 /** Parses Go-style durations the suite uses ("1s", "500ms") into milliseconds. */
 export function durationMs(text) {
@@ -156,6 +166,7 @@ export async function startServer({ name, pingInterval = '1s', pingRetries = 2, 
         plainPort,
         restPort,
         domain: DOMAIN,
+        pubsubJID: `pubsub.${DOMAIN}`,
         pingIntervalMs: durationMs(pingInterval),
         pingRetries,
         boshURL: `https://localhost:${notifyPort}/http-bind`,
@@ -232,4 +243,15 @@ export async function startServer({ name, pingInterval = '1s', pingRetries = 2, 
         throw err;
     }
     return server;
+}
+
+/**
+ * Stops the server of a test file, if it started, and asserts that it exits
+ * 0 after SIGTERM; for after() hooks.
+ */
+export async function stopServer(server) {
+    if (server) {
+        const { code, signal } = await server.stop();
+        assert.equal(code, 0, `server exit after SIGTERM: code ${code}, signal ${signal}${server.logTail()}`);
+    }
 }

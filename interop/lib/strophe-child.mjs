@@ -12,10 +12,17 @@
 //   {type: 'status', status, condition}      every Strophe connection status
 //   {type: 'in', xml} / {type: 'out', xml}   every stanza received / sent
 //   {type: 'server-ping', id}                a server ping our handler answered
+// An 'in' event that is a pubsub notification also carries `notification`,
+// the stanza read by readNotification (stanzas.mjs) from the DOM Strophe
+// built off the wire: the parent cannot read it from `xml`, because
+// serializing and parsing again turns a CR the server sent as &#xD; into a
+// line feed.
 
 import { Strophe, $iq, $pres } from 'strophe.js';
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
 import XMLHttpRequestForNode from 'xhr2';
+
+import { buildIQ, elementChildren, readNotification } from './stanzas.mjs';
 
 // Strophe reads BOSH responses from xhr.responseXML, which xhr2 never fills:
 // without this, a BOSH connection stays in CONNECTING forever. Build the
@@ -53,13 +60,7 @@ function emit(message) {
 // WebSocket, the stanza itself; report stanzas either way.
 function stanzasOf(elem) {
     if (elem && elem.localName === 'body') {
-        const children = [];
-        for (let node = elem.firstChild; node; node = node.nextSibling) {
-            if (node.nodeType === 1) {
-                children.push(node);
-            }
-        }
-        return children;
+        return elementChildren(elem);
     }
     return elem ? [elem] : [];
 }
@@ -84,6 +85,14 @@ function untilStatus(want, fail) {
     });
 }
 
+// Sends an IQ and resolves with the answer, result or error; rejects with
+// `timeoutMessage` when none comes within timeoutMs.
+function sendIQ(iq, timeoutMs, timeoutMessage) {
+    return new Promise((resolve, reject) => {
+        conn.sendIQ(iq, resolve, (error) => (error ? resolve(error) : reject(new Error(timeoutMessage))), timeoutMs);
+    });
+}
+
 const commands = {
     // Connects and resolves with the bound JID once Strophe says CONNECTED.
     // answerPings adds an XEP-0199 handler; without it Strophe's own fallback
@@ -95,7 +104,12 @@ const commands = {
         conn = new Strophe.Connection(service);
         conn.xmlInput = (elem) => {
             for (const stanza of stanzasOf(elem)) {
-                emit({ type: 'in', xml: serializer.serializeToString(stanza) });
+                const event = { type: 'in', xml: serializer.serializeToString(stanza) };
+                const notification = readNotification(stanza);
+                if (notification) {
+                    event.notification = notification;
+                }
+                emit(event);
             }
         };
         conn.xmlOutput = (elem) => {
@@ -132,15 +146,21 @@ const commands = {
     },
 
     // Pings `to` (XEP-0199) and resolves with the serialized result.
-    ping({ to, timeoutMs }) {
-        return new Promise((resolve, reject) => {
-            conn.sendIQ(
-                $iq({ type: 'get', to }).c('ping', { xmlns: PING_NS }),
-                (result) => resolve(serializer.serializeToString(result)),
-                (error) => reject(new Error(error ? `ping failed: ${serializer.serializeToString(error)}` : 'ping timed out')),
-                timeoutMs,
-            );
-        });
+    async ping({ to, timeoutMs }) {
+        const answer = await sendIQ($iq({ type: 'get', to }).c('ping', { xmlns: PING_NS }), timeoutMs, 'ping timed out');
+        const xml = serializer.serializeToString(answer);
+        if (answer.getAttribute('type') !== 'result') {
+            throw new Error(`ping failed: ${xml}`);
+        }
+        return xml;
+    },
+
+    // Sends the IQ `request` describes (stanzas.mjs: subscribeIQ, publishIQ),
+    // built with Strophe's builder, and resolves with the serialized answer,
+    // result or error.
+    async iq({ request, timeoutMs }) {
+        const answer = await sendIQ(buildIQ($iq, request), timeoutMs, `no answer within ${timeoutMs} ms`);
+        return serializer.serializeToString(answer);
     },
 
     status() {
@@ -148,7 +168,7 @@ const commands = {
     },
 
     async disconnect() {
-        if (status === 'DISCONNECTED') {
+        if (!conn || status === 'DISCONNECTED') {
             return status;
         }
         const done = untilStatus(['DISCONNECTED'], []);

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { DOMParser } from '@xmldom/xmldom';
 
 import { reap } from './reaper.mjs';
+import { childElement } from './stanzas.mjs';
 
 const childScript = fileURLToPath(new URL('./strophe-child.mjs', import.meta.url));
 
@@ -15,7 +16,8 @@ const live = new Set();
 
 export class StropheProcess {
     /**
-     * Starts a client process and waits until it accepts commands.
+     * Starts a client process and waits until it accepts commands; a
+     * subclass's start resolves with an instance of the subclass.
      * @param {string} name label for diagnostics
      * @param {{caFile?: string}} options caFile: PEM the child trusts for TLS
      */
@@ -26,7 +28,7 @@ export class StropheProcess {
         }
         const child = fork(childScript, [], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
         reap(child);
-        const client = new StropheProcess(name, child);
+        const client = new this(name, child);
         await client.#until((m) => m.type === 'ready', 15_000, 'the client process to start');
         return client;
     }
@@ -205,6 +207,15 @@ export class StropheProcess {
         return parseStanza(xml);
     }
 
+    /**
+     * Sends the IQ `request` describes (stanzas.mjs: subscribeIQ, publishIQ)
+     * and resolves with the answer, result or error, parsed.
+     */
+    async iq(request, timeoutMs = 10_000) {
+        const xml = await this.request('iq', { request, timeoutMs }, timeoutMs + 5_000);
+        return parseStanza(xml);
+    }
+
     status() {
         return this.request('status');
     }
@@ -240,15 +251,6 @@ export function parseStanza(xml) {
 }
 
 const PING_NS = 'urn:xmpp:ping';
-
-function childElement(el, localName, ns) {
-    for (let node = el.firstChild; node; node = node.nextSibling) {
-        if (node.nodeType === 1 && node.localName === localName && (!ns || node.namespaceURI === ns)) {
-            return node;
-        }
-    }
-    return null;
-}
 
 export function childText(el, localName) {
     const child = childElement(el, localName);

@@ -6,100 +6,28 @@
 // protocol (Playwright's own request events do not show preflights).
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import { createRequire } from 'node:module';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
-
-import { startServer } from '../lib/server.mjs';
-
-const require = createRequire(import.meta.url);
-const browserDir = fileURLToPath(new URL('../browser/', import.meta.url));
-// The UMD build defines window.Strophe, $iq, $pres for a plain <script>.
-const stropheFile = path.join(path.dirname(require.resolve('strophe.js/package.json')), 'dist', 'strophe.umd.cjs');
-
-const chromiumPath = process.env.INTEROP_CHROMIUM || '/usr/bin/chromium';
-const chromiumArgs = [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    // The server's certificate is self-signed; Node clients trust it for
-    // real, the browser is told to accept it.
-    '--ignore-certificate-errors',
-];
-
-const pageFiles = {
-    '/': { file: path.join(browserDir, 'index.html'), type: 'text/html; charset=utf-8' },
-    '/interop-page.js': { file: path.join(browserDir, 'interop-page.js'), type: 'text/javascript; charset=utf-8' },
-    '/strophe.js': { file: stropheFile, type: 'text/javascript; charset=utf-8' },
-};
+import { recordConsole, startBrowser } from '../lib/browser.mjs';
+import { startServer, stopServer } from '../lib/server.mjs';
 
 let server;
-let pageServer;
-let context;
-let profileDir;
+let browser;
 
 before(async () => {
-    if (!existsSync(chromiumPath)) {
-        throw new Error(`Chromium not found at ${chromiumPath}: install Debian's chromium (apt-get install -y chromium) or set INTEROP_CHROMIUM; \`make test\` installs it when it runs as root`);
-    }
+    browser = await startBrowser({ pages: { '/': 'browser/index.html', '/interop-page.js': 'browser/interop-page.js' } });
     server = await startServer({ name: 'chromium-bosh', pingInterval: '1s', pingRetries: 2 });
-
-    pageServer = http.createServer((req, res) => {
-        const entry = pageFiles[new URL(req.url, 'http://page').pathname];
-        if (!entry || req.method !== 'GET') {
-            res.writeHead(404).end();
-            return;
-        }
-        res.writeHead(200, { 'Content-Type': entry.type, 'Cache-Control': 'no-store' });
-        res.end(readFileSync(entry.file));
-    });
-    await new Promise((resolve, reject) => {
-        pageServer.once('error', reject);
-        pageServer.listen(0, '127.0.0.1', resolve);
-    });
 });
 
 after(async () => {
-    if (context) {
-        await context.close().catch(() => {});
-    }
-    if (profileDir) {
-        rmSync(profileDir, { recursive: true, force: true });
-    }
-    if (pageServer) {
-        pageServer.closeAllConnections();
-        await new Promise((resolve) => pageServer.close(resolve));
-    }
-    if (server) {
-        const { code, signal } = await server.stop();
-        assert.equal(code, 0, `server exit after SIGTERM: code ${code}, signal ${signal}${server.logTail()}`);
-    }
+    await browser?.close();
+    await stopServer(server);
 });
 
 test('Strophe.js in headless Chromium logs in as 1002 over cross-origin BOSH with the CORS preflight', async () => {
-    const pageOrigin = `http://127.0.0.1:${pageServer.address().port}`;
-    profileDir = mkdtempSync(path.join(os.tmpdir(), 'finesse-notify-chromium-'));
-    context = await chromium.launchPersistentContext(profileDir, {
-        executablePath: chromiumPath,
-        headless: true,
-        args: chromiumArgs,
-        timeout: 60_000,
-    });
+    const { context, origin: pageOrigin } = browser;
     const page = context.pages()[0] ?? (await context.newPage());
-    const consoleLines = [];
-    page.on('console', (message) => consoleLines.push(`${message.type()}: ${message.text()}`));
-    page.on('pageerror', (err) => consoleLines.push(`pageerror: ${err.message}`));
+    const pageConsole = recordConsole(page);
 
     // Every request to /http-bind as the DevTools protocol reports it,
     // preflights included.
@@ -126,9 +54,9 @@ test('Strophe.js in headless Chromium logs in as 1002 over cross-origin BOSH wit
     await cdp.send('Network.enable');
 
     const diagnostics = () =>
-        `\n--- page console ---\n${consoleLines.join('\n')}\n--- BOSH requests ---\n${JSON.stringify([...boshRequests.values()], null, 1)}${server.logTail()}`;
+        `${pageConsole()}\n--- BOSH requests ---\n${JSON.stringify([...boshRequests.values()], null, 1)}${server.logTail()}`;
 
-    await page.goto(`${pageOrigin}/`, { timeout: 30_000 });
+    await page.goto(browser.pageURL, { timeout: 30_000 });
     let result;
     try {
         result = await page.evaluate(

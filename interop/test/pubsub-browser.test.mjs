@@ -16,17 +16,11 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import { createRequire } from 'node:module';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
 import { DOMParser } from '@xmldom/xmldom';
-import { chromium } from 'playwright-core';
 
+import { recordConsole, startBrowser } from '../lib/browser.mjs';
 import {
     ADMIN,
     HTTPPublisher,
@@ -34,6 +28,7 @@ import {
     checkIQError,
     dialogsNode,
     makeUpdate,
+    publishInOrder,
     readPublishedItemId,
     readNotification,
     readSubscription,
@@ -41,114 +36,44 @@ import {
     teamUsersNode,
     userNode,
 } from '../lib/pubsub.mjs';
-import { startServer } from '../lib/server.mjs';
+import { TRANSPORTS, startServer, stopServer } from '../lib/server.mjs';
 
 const UPDATES = 100;
 
-const require = createRequire(import.meta.url);
-const browserDir = fileURLToPath(new URL('../browser/', import.meta.url));
-// The UMD build defines window.Strophe, $iq, $pres for a plain <script>.
-const stropheFile = path.join(path.dirname(require.resolve('strophe.js/package.json')), 'dist', 'strophe.umd.cjs');
-
-const chromiumPath = process.env.INTEROP_CHROMIUM || '/usr/bin/chromium';
-const chromiumArgs = [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    // The server's certificate is self-signed; Node clients trust it for
-    // real, the browser is told to accept it.
-    '--ignore-certificate-errors',
-];
-
-const pageFiles = {
-    '/': { file: path.join(browserDir, 'pubsub.html'), type: 'text/html; charset=utf-8' },
-    '/pubsub-page.js': { file: path.join(browserDir, 'pubsub-page.js'), type: 'text/javascript; charset=utf-8' },
-    '/strophe.js': { file: stropheFile, type: 'text/javascript; charset=utf-8' },
-};
-
 let server;
 let publisher;
-let pageServer;
-let context;
-let profileDir;
+let browser;
 
 before(async () => {
-    if (!existsSync(chromiumPath)) {
-        throw new Error(`Chromium not found at ${chromiumPath}: install Debian's chromium (apt-get install -y chromium) or set INTEROP_CHROMIUM; \`make test\` installs it when it runs as root`);
-    }
+    browser = await startBrowser({
+        pages: { '/': 'browser/pubsub.html', '/pubsub-page.js': 'browser/pubsub-page.js', '/stanzas.mjs': 'lib/stanzas.mjs' },
+    });
     server = await startServer({ name: 'pubsub-browser', rest: true });
     publisher = new HTTPPublisher(server);
-
-    pageServer = http.createServer((req, res) => {
-        const entry = pageFiles[new URL(req.url, 'http://page').pathname];
-        if (!entry || req.method !== 'GET') {
-            res.writeHead(404).end();
-            return;
-        }
-        res.writeHead(200, { 'Content-Type': entry.type, 'Cache-Control': 'no-store' });
-        res.end(readFileSync(entry.file));
-    });
-    await new Promise((resolve, reject) => {
-        pageServer.once('error', reject);
-        pageServer.listen(0, '127.0.0.1', resolve);
-    });
-
-    profileDir = mkdtempSync(path.join(os.tmpdir(), 'finesse-notify-chromium-'));
-    context = await chromium.launchPersistentContext(profileDir, {
-        executablePath: chromiumPath,
-        headless: true,
-        args: chromiumArgs,
-        timeout: 60_000,
-    });
 });
 
 after(async () => {
     publisher?.close();
-    if (context) {
-        await context.close().catch(() => {});
-    }
-    if (profileDir) {
-        rmSync(profileDir, { recursive: true, force: true });
-    }
-    if (pageServer) {
-        pageServer.closeAllConnections();
-        await new Promise((resolve) => pageServer.close(resolve));
-    }
-    if (server) {
-        const { code, signal } = await server.stop();
-        assert.equal(code, 0, `server exit after SIGTERM: code ${code}, signal ${signal}${server.logTail()}`);
-    }
+    await browser?.close();
+    await stopServer(server);
 });
 
-const transports = [
-    { name: 'BOSH', service: () => server.boshURL },
-    { name: 'WebSocket', service: () => server.wsURL },
-];
-
-const pubsubJID = () => `pubsub.${server.domain}`;
 const parse = (xml) => new DOMParser().parseFromString(xml, 'text/xml').documentElement;
 
 // A fresh page on the other origin, closed when test t ends; call(fn, arg)
 // evaluates in it and adds the page's console and the server's log to any
 // failure.
 async function openPage(t) {
-    const page = await context.newPage();
-    const consoleLines = [];
-    page.on('console', (message) => consoleLines.push(`${message.type()}: ${message.text()}`));
-    page.on('pageerror', (err) => consoleLines.push(`pageerror: ${err.message}`));
+    const page = await browser.context.newPage();
+    const pageConsole = recordConsole(page);
     t.after(() => page.close().catch(() => {}));
-    await page.goto(`http://127.0.0.1:${pageServer.address().port}/`, { timeout: 30_000 });
+    await page.goto(browser.pageURL, { timeout: 30_000 });
     return {
         async call(fn, arg) {
             try {
                 return await page.evaluate(fn, arg);
             } catch (err) {
-                err.message += `\n--- page console ---\n${consoleLines.join('\n')}${server.logTail()}`;
+                err.message += `${pageConsole()}${server.logTail()}`;
                 throw err;
             }
         },
@@ -161,7 +86,7 @@ async function online(page, transport, name, user, password = 'password') {
     const wanted = `${user}@${server.domain}/chromium-${name}-${randomBytes(4).toString('hex')}`;
     const { jid } = await page.call(
         ({ name, options }) => window.pubsub.connect(name, options),
-        { name, options: { service: transport.service(), jid: wanted, password } },
+        { name, options: { service: transport.service(server), jid: wanted, password } },
     );
     assert.equal(jid, wanted, 'bound JID');
     await page.call(({ name }) => window.pubsub.presence(name, 0), { name });
@@ -201,22 +126,19 @@ function checkReceived(received, { node, to, updates, itemIds }) {
     assert.deepEqual(envelopes.map((e) => e.itemId), itemIds, 'each item id is the one the publisher was told');
 }
 
-for (const transport of transports) {
+for (const transport of TRANSPORTS) {
     describe(`pubsub with Strophe.js in headless Chromium over ${transport.name}`, () => {
         test(`agent 1001, subscribed automatically, receives ${UPDATES} Updates from the HTTP publish endpoint in order, byte for byte`, async (t) => {
             const page = await openPage(t);
             await online(page, transport, 'agent', '1001');
             const node = userNode('1001');
 
-            const updates = [];
-            const itemIds = [];
-            for (let seq = 1; seq <= UPDATES; seq++) {
+            const { updates, itemIds } = await publishInOrder(UPDATES, async (seq) => {
                 const update = makeUpdate({ seq, label: `chromium-${transport.name}-http`, withCR: seq % 10 === 7 });
                 const published = await publisher.publish(node, update);
                 assert.equal(published.deliveries, 1, `Update ${seq}: delivered to 1001's one available session`);
-                updates.push(update);
-                itemIds.push(published.itemId);
-            }
+                return { update, itemId: published.itemId };
+            });
 
             const received = await notifications(page, 'agent', node, UPDATES);
             checkReceived(received, { node, to: `1001@${server.domain}`, updates, itemIds });
@@ -234,10 +156,10 @@ for (const transport of transports) {
 
             const refused = await page.call(
                 ({ options }) => window.pubsub.subscribe('agent', options),
-                { options: { to: pubsubJID(), node: dialogsNode('1002'), jid } },
+                { options: { to: server.pubsubJID, node: dialogsNode('1002'), jid } },
             );
             assert.equal(refused.type, 'error', `subscribe: ${refused.xml}`);
-            checkIQError(parse(refused.xml), { type: 'auth', condition: 'forbidden', from: pubsubJID() });
+            checkIQError(parse(refused.xml), { type: 'auth', condition: 'forbidden', from: server.pubsubJID });
 
             // An Update there reaches nobody, in particular not 1001: the
             // marker Update on 1001's own node is all it receives.
@@ -259,7 +181,7 @@ for (const transport of transports) {
 
             const answer = await page.call(
                 ({ options }) => window.pubsub.subscribe('supervisor', options),
-                { options: { to: pubsubJID(), node, jid } },
+                { options: { to: server.pubsubJID, node, jid } },
             );
             assert.equal(answer.type, 'result', `subscribe: ${answer.xml}`);
             const subscription = readSubscription(parse(answer.xml));
@@ -275,7 +197,7 @@ for (const transport of transports) {
             const byXMPP = makeUpdate({ seq: 1, label: `chromium-${transport.name}-team`, source: userNode('1001') });
             const published = await page.call(
                 ({ options }) => window.pubsub.publish('admin', options),
-                { options: { to: pubsubJID(), node, text: byXMPP } },
+                { options: { to: server.pubsubJID, node, text: byXMPP } },
             );
             assert.equal(published.type, 'result', `publish: ${published.xml}`);
             const byHTTP = makeUpdate({ seq: 2, label: `chromium-${transport.name}-team`, source: userNode('1002'), withCR: true });

@@ -26,15 +26,16 @@ import {
     checkIQError,
     dialogsNode,
     isFinessePresence,
-    makeUpdate,
     isNotificationEvent,
+    makeUpdate,
+    publishInOrder,
     readPublishedItemId,
     readSubscription,
     requestIdOf,
     teamUsersNode,
     userNode,
 } from '../lib/pubsub.mjs';
-import { startServer } from '../lib/server.mjs';
+import { TRANSPORTS, startServer, stopServer } from '../lib/server.mjs';
 import { killAllClients, received } from '../lib/strophe-process.mjs';
 
 const UPDATES = 100;
@@ -51,18 +52,8 @@ before(async () => {
 after(async () => {
     publisher?.close();
     await killAllClients();
-    if (server) {
-        const { code, signal } = await server.stop();
-        assert.equal(code, 0, `server exit after SIGTERM: code ${code}, signal ${signal}${server.logTail()}`);
-    }
+    await stopServer(server);
 });
-
-const transports = [
-    { name: 'BOSH', service: () => server.boshURL },
-    { name: 'WebSocket', service: () => server.wsURL },
-];
-
-const pubsubJID = () => `pubsub.${server.domain}`;
 
 // Logs `user` in with a fresh resource, sends presence with priority 0 and
 // waits for Finesse's presence, which a desktop waits for before it reports
@@ -79,7 +70,7 @@ async function online(t, transport, user, label, password = 'password') {
         await client.kill();
     });
     const wanted = `${user}@${server.domain}/${label}-${randomBytes(4).toString('hex')}`;
-    assert.equal(await client.connect({ service: transport.service(), jid: wanted, password }), wanted, 'bound JID');
+    assert.equal(await client.connect({ service: transport.service(server), jid: wanted, password }), wanted, 'bound JID');
     const beforePresence = client.events.length;
     await client.presence(0);
     await client.waitFor(
@@ -127,7 +118,7 @@ function checkReceived(notifications, { node, to, updates, itemIds }) {
     assert.equal(new Set(itemIds).size, itemIds.length, 'the item ids are all different');
 }
 
-for (const transport of transports) {
+for (const transport of TRANSPORTS) {
     describe(`pubsub with Strophe.js under Node over ${transport.name}`, () => {
         test(`agent 1001, subscribed automatically, receives ${UPDATES} Updates from the HTTP publish endpoint in order, byte for byte`, async (t) => {
             const agent = await online(t, transport, '1001', 'agent');
@@ -135,15 +126,12 @@ for (const transport of transports) {
             const bareJID = `1001@${server.domain}`;
             const from = agent.events.length;
 
-            const updates = [];
-            const itemIds = [];
-            for (let seq = 1; seq <= UPDATES; seq++) {
+            const { updates, itemIds } = await publishInOrder(UPDATES, async (seq) => {
                 const update = makeUpdate({ seq, label: `node-${transport.name}-http`, withCR: seq % 10 === 3 });
                 const published = await publisher.publish(node, update);
                 assert.equal(published.deliveries, 1, `Update ${seq}: delivered to 1001's one available session`);
-                updates.push(update);
-                itemIds.push(published.itemId);
-            }
+                return { update, itemId: published.itemId };
+            });
 
             const notifications = await notificationsFor(agent, node, UPDATES, from);
             checkReceived(notifications, { node, to: bareJID, updates, itemIds });
@@ -158,20 +146,17 @@ for (const transport of transports) {
             const bareJID = `1001@${server.domain}`;
             const from = agent.events.length;
 
-            const updates = [];
-            const itemIds = [];
-            for (let seq = 1; seq <= UPDATES; seq++) {
+            const { updates, itemIds } = await publishInOrder(UPDATES, async (seq) => {
                 // No CR: Strophe sends it unescaped, and XML parsing turns
                 // CR LF into LF before the server sees it.
                 const update = makeUpdate({ seq, label: `node-${transport.name}-xmpp` });
-                const answer = await admin.publishNotification({ to: pubsubJID(), node, text: update });
+                const answer = await admin.publishNotification({ to: server.pubsubJID, node, text: update });
                 assert.equal(answer.getAttribute('type'), 'result', `publish ${seq}: ${answer.toString()}`);
-                assert.equal(answer.getAttribute('from'), pubsubJID());
+                assert.equal(answer.getAttribute('from'), server.pubsubJID);
                 const itemId = readPublishedItemId(answer);
                 assert.ok(itemId, `publish ${seq}: the result names the item (<pubsub><publish><item id/>): ${answer.toString()}`);
-                updates.push(update);
-                itemIds.push(itemId);
-            }
+                return { update, itemId };
+            });
 
             const notifications = await notificationsFor(agent, node, UPDATES, from);
             checkReceived(notifications, { node, to: bareJID, updates, itemIds });
@@ -182,12 +167,12 @@ for (const transport of transports) {
             const agent = await online(t, transport, '1001', 'agent');
             const from = agent.events.length;
 
-            const refused = await agent.subscribe({ to: pubsubJID(), node: dialogsNode('1002'), jid: agent.jid });
-            checkIQError(refused, { type: 'auth', condition: 'forbidden', from: pubsubJID() });
+            const refused = await agent.subscribe({ to: server.pubsubJID, node: dialogsNode('1002'), jid: agent.jid });
+            checkIQError(refused, { type: 'auth', condition: 'forbidden', from: server.pubsubJID });
 
             // The same request for one of its own nodes succeeds, so the
             // refusal is about 1002's node, not the request.
-            const own = await agent.subscribe({ to: pubsubJID(), node: `${userNode('1001')}/Queues`, jid: agent.jid });
+            const own = await agent.subscribe({ to: server.pubsubJID, node: `${userNode('1001')}/Queues`, jid: agent.jid });
             assert.equal(own.getAttribute('type'), 'result', `subscribe to its own Queues node: ${own.toString()}`);
             assert.equal(readSubscription(own)?.subscription, 'subscribed');
 
@@ -214,9 +199,9 @@ for (const transport of transports) {
             const node = teamUsersNode(1);
             const from = supervisor.events.length;
 
-            const answer = await supervisor.subscribe({ to: pubsubJID(), node, jid: supervisor.jid });
+            const answer = await supervisor.subscribe({ to: server.pubsubJID, node, jid: supervisor.jid });
             assert.equal(answer.getAttribute('type'), 'result', `subscribe: ${answer.toString()}`);
-            assert.equal(answer.getAttribute('from'), pubsubJID());
+            assert.equal(answer.getAttribute('from'), server.pubsubJID);
             const subscription = readSubscription(answer);
             assert.ok(subscription, `the result holds <pubsub><subscription/></pubsub>: ${answer.toString()}`);
             assert.equal(subscription.node, node);
@@ -228,7 +213,7 @@ for (const transport of transports) {
             // One Update through each publish path; the full-JID
             // subscription reaches this resource only.
             const byXMPP = makeUpdate({ seq: 1, label: `node-${transport.name}-team`, source: userNode('1001') });
-            const xmppAnswer = await admin.publishNotification({ to: pubsubJID(), node, text: byXMPP });
+            const xmppAnswer = await admin.publishNotification({ to: server.pubsubJID, node, text: byXMPP });
             assert.equal(xmppAnswer.getAttribute('type'), 'result', `publish: ${xmppAnswer.toString()}`);
             const byHTTP = makeUpdate({ seq: 2, label: `node-${transport.name}-team`, source: userNode('1002'), withCR: true });
             const published = await publisher.publish(node, byHTTP);

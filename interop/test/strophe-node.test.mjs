@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
-import { startServer } from '../lib/server.mjs';
+import { TRANSPORTS, startServer, stopServer } from '../lib/server.mjs';
 import {
     StropheProcess,
     childText,
@@ -38,16 +38,8 @@ before(async () => {
 
 after(async () => {
     await killAllClients();
-    if (server) {
-        const { code, signal } = await server.stop();
-        assert.equal(code, 0, `server exit after SIGTERM: code ${code}, signal ${signal}${server.logTail()}`);
-    }
+    await stopServer(server);
 });
-
-const transports = [
-    { name: 'BOSH', service: () => server.boshURL },
-    { name: 'WebSocket', service: () => server.wsURL },
-];
 
 function resource(label) {
     return `${label}-${randomBytes(4).toString('hex')}`;
@@ -58,7 +50,7 @@ function resource(label) {
 async function online(transport, label, { user = '1001', answerPings = true, priority = 0 } = {}) {
     const client = await StropheProcess.start(`${transport.name} ${label}`, { caFile: server.caFile });
     const wanted = `${user}@${server.domain}/${resource(label)}`;
-    const jid = await client.connect({ service: transport.service(), jid: wanted, answerPings });
+    const jid = await client.connect({ service: transport.service(server), jid: wanted, answerPings });
     assert.equal(jid, wanted, 'bound JID is the one the client asked for');
     await client.presence(priority);
     return client;
@@ -87,14 +79,14 @@ async function serverPingsWithReplies(client, count, from) {
     return { pings, replies };
 }
 
-for (const transport of transports) {
+for (const transport of TRANSPORTS) {
     describe(`Strophe.js under Node over ${transport.name}`, () => {
         test('logs in as 1001 with SASL PLAIN, sends presence, pings the domain, answers server pings, disconnects cleanly', async () => {
             const observer = await online(transport, 'observer');
             const client = await StropheProcess.start(`${transport.name} client`, { caFile: server.caFile });
             const wanted = `1001@${server.domain}/${resource('client')}`;
             const start = client.events.length;
-            assert.equal(await client.connect({ service: transport.service(), jid: wanted }), wanted);
+            assert.equal(await client.connect({ service: transport.service(server), jid: wanted }), wanted);
             assert.equal(client.statuses(start).at(-1), 'CONNECTED');
             const auth = client.stanzas('out', start).find((el) => el.localName === 'auth');
             assert.equal(auth?.getAttribute('mechanism'), 'PLAIN', 'Strophe authenticated with SASL PLAIN');

@@ -21,7 +21,9 @@ import (
 
 	"github.com/finesse-notify/finesse-notify/bosh"
 	"github.com/finesse-notify/finesse-notify/finesse"
+	"github.com/finesse-notify/finesse-notify/finesse/agent"
 	"github.com/finesse-notify/finesse-notify/finesse/directory"
+	"github.com/finesse-notify/finesse-notify/finesse/rest"
 	"github.com/finesse-notify/finesse-notify/internal/selfsigned"
 	"github.com/finesse-notify/finesse-notify/presence"
 	"github.com/finesse-notify/finesse-notify/pubsub"
@@ -59,6 +61,7 @@ type App struct {
 	presence  *presence.Tracker
 	pubsub    *pubsub.Service
 	notifier  *finesse.Notifier
+	agents    *agent.Registry
 	bosh      *bosh.Handler
 	ws        http.Handler
 	tlsConfig *tls.Config
@@ -176,6 +179,28 @@ func (a *App) build() error {
 		maxPublish = DefaultMaxStanzaBytes
 	}
 	a.HandleREST(PublishPath, finesse.PublishHandler(a.notifier, a.dir, maxPublish))
+	a.agents = agent.New(agent.Config{
+		Directory:   a.dir,
+		Publisher:   a.notifier,
+		LogoutGrace: cfg.LogoutGrace,
+		Logger:      a.log.Named("agent"),
+		Registerer:  a.registry,
+	})
+	a.presence.AddListener(a.agents)
+	rest.New(rest.Config{
+		Directory:    a.dir,
+		Agents:       a.agents,
+		Publisher:    a.notifier,
+		Control:      a.notifier,
+		Domain:       cfg.Domain,
+		PubSubDomain: a.pubsub.JID(),
+		Host:         cfg.Domain,
+		MaxFailures:  cfg.RESTMaxAuthFailures,
+		Lockout:      cfg.RESTLockout,
+		MaxBodyBytes: int64(cfg.RESTMaxBodyBytes),
+		Logger:       a.log.Named("rest"),
+		Registerer:   a.registry,
+	}).Register(a.HandleREST)
 	a.bosh, err = bosh.New(a.srv, bosh.Config{
 		MaxWait:      cfg.BOSHMaxWait,
 		Inactivity:   cfg.BOSHInactivity,
@@ -346,6 +371,9 @@ func (a *App) PubSub() *pubsub.Service { return a.pubsub }
 // Notifier publishes Finesse notifications.
 func (a *App) Notifier() *finesse.Notifier { return a.notifier }
 
+// Agents is the agent and media state of every user.
+func (a *App) Agents() *agent.Registry { return a.agents }
+
 // Directory is the loaded directory.
 func (a *App) Directory() *directory.Directory { return a.dir }
 
@@ -403,7 +431,9 @@ func (a *App) Endpoints() []Endpoint {
 		}
 		add(l.name, l.http, "/healthz", "health check")
 		if l.name == ListenerREST {
+			add(l.name, l.http, "/finesse/api/", "the Finesse REST API (HTTP Basic)")
 			add(l.name, l.http, PublishPath+"?node=NODE", "POST an Update to a pubsub node (administrators)")
+			add(l.name, l.http, rest.ControlPrefix+"/", "testers' controls: system status, finesse@ presence, ending sessions (administrators)")
 		}
 	}
 	add(ListenerXMPP, "tcp", "", "XMPP over TCP, STARTTLS offered")
@@ -470,6 +500,7 @@ func (a *App) shutdown(ctx context.Context) error {
 	}
 	a.bosh.Close()
 	a.presence.Close()
+	a.agents.Close()
 	// Every session has ended, so what an HTTP server still holds is a
 	// short request (health, metrics, a publish) or a connection that has
 	// sent nothing, such as a browser's preconnect, which Shutdown would
@@ -505,5 +536,8 @@ func (a *App) release() {
 	}
 	if a.presence != nil {
 		a.presence.Close()
+	}
+	if a.agents != nil {
+		a.agents.Close()
 	}
 }

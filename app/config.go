@@ -78,6 +78,16 @@ type Config struct {
 	// and from the publish endpoint (where escaping makes it larger than
 	// the body).
 	PubSubMaxPayloadBytes int
+	// LogoutGrace is how long after a user's last XMPP resource went
+	// unavailable the agent is logged out (reason code 255), unless it
+	// comes back first.
+	LogoutGrace time.Duration
+	// RESTMaxAuthFailures consecutive failed REST logins lock the user id
+	// for RESTLockout.
+	RESTMaxAuthFailures int
+	RESTLockout         time.Duration
+	// RESTMaxBodyBytes bounds a REST request body.
+	RESTMaxBodyBytes int
 	// ShutdownTimeout bounds Shutdown.
 	ShutdownTimeout time.Duration
 
@@ -117,6 +127,10 @@ const (
 	DefaultPubSubMaxItems      = 1
 	DefaultPubSubMaxSubs       = 1000
 	DefaultPubSubMaxPayload    = 256 << 10
+	DefaultLogoutGrace         = 60 * time.Second
+	DefaultRESTMaxAuthFailures = 5
+	DefaultRESTLockout         = 5 * time.Minute
+	DefaultRESTMaxBodyBytes    = 64 << 10
 )
 
 // DefaultConfig is the configuration of a plain `finesse-notify` start.
@@ -146,6 +160,10 @@ func DefaultConfig() Config {
 		PubSubMaxItems:         DefaultPubSubMaxItems,
 		PubSubMaxSubscriptions: DefaultPubSubMaxSubs,
 		PubSubMaxPayloadBytes:  DefaultPubSubMaxPayload,
+		LogoutGrace:            DefaultLogoutGrace,
+		RESTMaxAuthFailures:    DefaultRESTMaxAuthFailures,
+		RESTLockout:            DefaultRESTLockout,
+		RESTMaxBodyBytes:       DefaultRESTMaxBodyBytes,
 	}
 }
 
@@ -173,6 +191,8 @@ func (c *Config) validate() error {
 		{"BOSH max pause", c.BOSHMaxPause},
 		{"negotiation timeout", c.NegotiationTimeout},
 		{"shutdown timeout", c.ShutdownTimeout},
+		{"logout grace", c.LogoutGrace},
+		{"REST lockout", c.RESTLockout},
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %s is negative", d.name, d.v))
@@ -193,6 +213,8 @@ func (c *Config) validate() error {
 		{"pubsub max items", c.PubSubMaxItems},
 		{"pubsub max subscriptions", c.PubSubMaxSubscriptions},
 		{"pubsub max payload bytes", c.PubSubMaxPayloadBytes},
+		{"REST max auth failures", c.RESTMaxAuthFailures},
+		{"REST max body bytes", c.RESTMaxBodyBytes},
 	} {
 		if n.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %d is negative", n.name, n.v))

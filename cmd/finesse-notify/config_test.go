@@ -142,7 +142,8 @@ cors-origin: https://file.example
 				"--bosh-max-wait=20s", "--bosh-inactivity=40s", "--bosh-max-pause=50s", "--bosh-max-hold=3", "--bosh-max-body-bytes=99999",
 				"--send-queue-stanzas=10", "--send-queue-bytes=20000", "--max-auth-failures=4", "--max-resources-per-user=5",
 				"--negotiation-timeout=6s", "--shutdown-timeout=8s", "--log-level=DEBUG", "--log-format=console",
-				"--pubsub-max-items=3", "--pubsub-max-subscriptions=7", "--pubsub-max-payload-bytes=5000"},
+				"--pubsub-max-items=3", "--pubsub-max-subscriptions=7", "--pubsub-max-payload-bytes=5000",
+				"--logout-grace=9s", "--rest-max-auth-failures=6", "--rest-lockout=2m", "--rest-max-body-bytes=4096"},
 			check: func(t *testing.T, o *options) {
 				c := o.app
 				want := app.Config{
@@ -153,6 +154,7 @@ cors-origin: https://file.example
 					MaxStanzaBytes: 262144, SendQueueStanzas: 10, SendQueueBytes: 20000, MaxAuthFailures: 4,
 					MaxResourcesPerUser: 5, NegotiationTimeout: 6 * time.Second, ShutdownTimeout: 8 * time.Second,
 					PubSubMaxItems: 3, PubSubMaxSubscriptions: 7, PubSubMaxPayloadBytes: 5000,
+					LogoutGrace: 9 * time.Second, RESTMaxAuthFailures: 6, RESTLockout: 2 * time.Minute, RESTMaxBodyBytes: 4096,
 				}
 				if !reflect.DeepEqual(c, want) {
 					t.Errorf("got  %+v\nwant %+v", c, want)
@@ -259,7 +261,8 @@ func TestHelpListsEverySetting(t *testing.T) {
 		"--ws-ping-interval", "--bosh-max-wait", "--bosh-max-hold", "--bosh-max-pause", "--bosh-max-body-bytes", "--cors-origin",
 		"--send-queue-stanzas", "--send-queue-bytes", "--max-auth-failures", "--max-resources-per-user",
 		"--negotiation-timeout", "--shutdown-timeout", "--log-format", "--config",
-		"--pubsub-max-items", "--pubsub-max-subscriptions", "--pubsub-max-payload-bytes"} {
+		"--pubsub-max-items", "--pubsub-max-subscriptions", "--pubsub-max-payload-bytes",
+		"--logout-grace", "--rest-max-auth-failures", "--rest-lockout", "--rest-max-body-bytes"} {
 		if !strings.Contains(help, want+" ") {
 			t.Errorf("help lacks the required flag %s", want)
 		}

@@ -67,17 +67,26 @@ function until(c, check, timeoutMs, what) {
     });
 }
 
-function untilStatus(c, want, fail) {
+// Resolves when the connection reaches a status in want, rejects on one in
+// fail or after timeoutMs: every wait of the page is bounded, so a stuck
+// connection fails its test with a reason instead of hanging the suite.
+function untilStatus(c, want, fail, timeoutMs = 30000) {
     return new Promise((resolve, reject) => {
         const listener = (status, condition) => {
             if (want.includes(status)) {
                 c.statusListeners.delete(listener);
+                clearTimeout(timer);
                 resolve(status);
             } else if (fail.includes(status)) {
                 c.statusListeners.delete(listener);
+                clearTimeout(timer);
                 reject(new Error('Strophe status ' + status + (condition ? ' (' + condition + ')' : '')));
             }
         };
+        const timer = setTimeout(() => {
+            c.statusListeners.delete(listener);
+            reject(new Error('timed out after ' + timeoutMs + ' ms waiting for status ' + want.join(' or ') + ' (now ' + c.status + ')'));
+        }, timeoutMs);
         c.statusListeners.add(listener);
     });
 }

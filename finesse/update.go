@@ -188,13 +188,19 @@ func textLen(s string) int {
 	return n
 }
 
-// xmlChar reports whether r, decoded from size bytes, is an XML 1.0 Char:
-// tab, LF, CR, U+0020–U+D7FF, U+E000–U+FFFD, U+10000–U+10FFFF. Invalid
-// UTF-8 decodes as U+FFFD of size 1 and is refused.
+// xmlChar reports whether r, decoded from size bytes, is an XML 1.0 Char.
+// Invalid UTF-8 decodes as U+FFFD of size 1 and is refused.
 func xmlChar(r rune, size int) bool {
-	switch {
-	case r == utf8.RuneError:
+	if r == utf8.RuneError {
 		return size > 1
+	}
+	return IsXMLChar(r)
+}
+
+// IsXMLChar reports whether r is an XML 1.0 Char (§2.2): tab, LF, CR,
+// U+0020–U+D7FF, U+E000–U+FFFD, U+10000–U+10FFFF.
+func IsXMLChar(r rune) bool {
+	switch {
 	case r == '\t' || r == '\n' || r == '\r':
 		return true
 	case r < 0x20:

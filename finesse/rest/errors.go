@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/finesse-notify/finesse-notify/finesse"
 	"github.com/finesse-notify/finesse-notify/finesse/agent"
 	"github.com/finesse-notify/finesse-notify/server"
 )
@@ -57,36 +58,20 @@ func writeAPIError(w http.ResponseWriter, e apiError) {
 func xmlText(s string) string {
 	clean := utf8.ValidString(s)
 	for _, r := range s {
-		if !xmlChar(r) {
+		if !finesse.IsXMLChar(r) {
 			clean = false
 			break
 		}
 	}
 	if !clean {
 		s = strings.Map(func(r rune) rune {
-			if xmlChar(r) {
+			if finesse.IsXMLChar(r) {
 				return r
 			}
 			return utf8.RuneError
 		}, strings.ToValidUTF8(s, string(utf8.RuneError)))
 	}
 	return server.EscapeText(s)
-}
-
-// xmlChar reports whether r is an XML 1.0 Char. Invalid UTF-8 ranges
-// over as U+FFFD, which is one.
-func xmlChar(r rune) bool {
-	switch {
-	case r == '\t' || r == '\n' || r == '\r':
-		return true
-	case r < 0x20:
-		return false
-	case r <= 0xD7FF:
-		return true
-	case r >= 0xE000 && r <= 0xFFFD:
-		return true
-	}
-	return r >= 0x10000 && r <= utf8.MaxRune
 }
 
 // fromAgent turns the agent model's refusal into the synchronous answer.

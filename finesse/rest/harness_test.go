@@ -137,6 +137,7 @@ type harness struct {
 	control *control
 	reg     *prometheus.Registry
 	url     string
+	client  *http.Client // trusts the test server's certificate
 }
 
 // newHarness starts a harness; adjust may change the config first.
@@ -171,9 +172,13 @@ func newHarness(t *testing.T, adjust func(*Config)) *harness {
 	h.api = New(cfg)
 	mux := http.NewServeMux()
 	h.api.Register(mux.Handle)
-	srv := httptest.NewServer(mux)
+	// Over TLS, as the REST listener serves it (HTTP/1.1 and HTTP/2).
+	srv := httptest.NewUnstartedServer(mux)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	h.url = srv.URL
+	h.client = srv.Client()
 	return h
 }
 
@@ -216,7 +221,7 @@ func (h *harness) do(r req) response {
 	for k, v := range r.header {
 		hr.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(hr)
+	resp, err := h.client.Do(hr)
 	if err != nil {
 		h.t.Fatalf("%s %s: %v", r.method, r.path, err)
 	}

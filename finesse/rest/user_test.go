@@ -221,7 +221,7 @@ func TestBodyLimit(t *testing.T) {
 	}
 	hr.SetBasicAuth("1001", testPassword)
 	hr.ContentLength = -1
-	resp, err := http.DefaultClient.Do(hr)
+	resp, err := h.client.Do(hr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,16 +83,7 @@ func newHarness(t *testing.T, cfg pubsub.Config) *harness {
 // login connects user and binds resource, without presence.
 func (h *harness) login(t *testing.T, user, resource string) *client.Client {
 	t.Helper()
-	w, err := client.DialTCP(h.addr, nil)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(w.Drop)
-	c := client.New(w, testDomain)
-	if err := c.Login(user, testPassword, resource); err != nil {
-		t.Fatalf("login %s/%s: %v", user, resource, err)
-	}
-	return c
+	return servertest.Login(t, h.addr, testDomain, user, testPassword, resource)
 }
 
 // online logs in and sends initial presence, then takes the finesse@

@@ -109,16 +109,7 @@ func (h *harness) noEvent(t *testing.T) {
 // login connects a client and binds resource, without presence.
 func (h *harness) login(t *testing.T, user, resource string) *client.Client {
 	t.Helper()
-	w, err := client.DialTCP(h.addr, nil)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(w.Drop)
-	c := client.New(w, domain)
-	if err := c.Login(user, password, resource); err != nil {
-		t.Fatalf("login %s/%s: %v", user, resource, err)
-	}
-	return c
+	return servertest.Login(t, h.addr, domain, user, password, resource)
 }
 
 // online logs in and sends available presence with priority.

@@ -12,6 +12,7 @@ import (
 	"github.com/finesse-notify/finesse-notify/finesse"
 	"github.com/finesse-notify/finesse-notify/finesse/directory"
 	"github.com/finesse-notify/finesse-notify/pubsub"
+	"github.com/finesse-notify/finesse-notify/server/servertest"
 )
 
 // record is one Publish call.
@@ -80,28 +81,10 @@ func (p *recorder) waitFor(t *testing.T, what string, match func(record) bool) r
 // fixedTime is the clock of the byte-exact tests.
 var fixedTime = time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 type fixture struct {
 	r     *Registry
 	pub   *recorder
-	clock *clock
+	clock *servertest.Clock
 	dir   *directory.Directory
 }
 
@@ -110,7 +93,7 @@ func newFixture(t *testing.T, dir *directory.Directory, mutate func(*Config)) *f
 	if dir == nil {
 		dir = directory.Default()
 	}
-	f := &fixture{pub: newRecorder(), clock: &clock{t: fixedTime}, dir: dir}
+	f := &fixture{pub: newRecorder(), clock: servertest.NewClock(fixedTime), dir: dir}
 	cfg := Config{Directory: dir, Publisher: f.pub, Now: f.clock.Now}
 	if mutate != nil {
 		mutate(&cfg)

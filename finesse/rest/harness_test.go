@@ -17,6 +17,7 @@ import (
 	"github.com/finesse-notify/finesse-notify/finesse/agent"
 	"github.com/finesse-notify/finesse-notify/finesse/directory"
 	"github.com/finesse-notify/finesse-notify/pubsub"
+	"github.com/finesse-notify/finesse-notify/server/servertest"
 )
 
 const (
@@ -87,24 +88,6 @@ func (r *recorder) take() []published {
 	return out
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // control records the control calls.
 type control struct {
 	mu        sync.Mutex
@@ -133,7 +116,7 @@ type harness struct {
 	agents  *agent.Registry
 	dir     *directory.Directory
 	pub     *recorder
-	clock   *clock
+	clock   *servertest.Clock
 	control *control
 	reg     *prometheus.Registry
 	url     string
@@ -151,7 +134,7 @@ func newHarness(t *testing.T, adjust func(*Config)) *harness {
 		t:       t,
 		dir:     dir,
 		pub:     &recorder{},
-		clock:   &clock{t: time.Date(2024, 5, 1, 10, 0, 0, 123e6, time.UTC)},
+		clock:   servertest.NewClock(time.Date(2024, 5, 1, 10, 0, 0, 123e6, time.UTC)),
 		control: &control{},
 		reg:     prometheus.NewRegistry(),
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finesse-notify/finesse-notify/client"
 	"github.com/finesse-notify/finesse-notify/server"
 )
 
@@ -32,4 +33,20 @@ func ServeTCP(tb testing.TB, srv *server.Server) string {
 		}
 	})
 	return ln.Addr().String()
+}
+
+// Login dials addr over plain TCP, logs user in and binds resource,
+// without sending presence. The connection is dropped when the test ends.
+func Login(tb testing.TB, addr, domain, user, password, resource string) *client.Client {
+	tb.Helper()
+	w, err := client.DialTCP(addr, nil)
+	if err != nil {
+		tb.Fatalf("dial: %v", err)
+	}
+	tb.Cleanup(w.Drop)
+	c := client.New(w, domain)
+	if err := c.Login(user, password, resource); err != nil {
+		tb.Fatalf("login %s/%s: %v", user, resource, err)
+	}
+	return c
 }

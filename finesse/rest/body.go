@@ -42,6 +42,21 @@ type mediaBody struct {
 // forget it, and the body is parsed as XML whatever it claims to be. A longer body is a
 // 413; the limit is checked against Content-Length first so that an
 // honest client is refused before it sends anything.
+// readRequest reads the bounded body and parses it; on failure it has
+// answered with the ApiError and reports false.
+func readRequest[T any](w http.ResponseWriter, r *http.Request, limit int64, parse func([]byte) (T, *apiError)) (T, bool) {
+	var zero T
+	body, e := readBody(w, r, limit)
+	if e == nil {
+		var req T
+		if req, e = parse(body); e == nil {
+			return req, true
+		}
+	}
+	writeAPIError(w, *e)
+	return zero, false
+}
+
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *apiError) {
 	tooLarge := &apiError{status: http.StatusRequestEntityTooLarge, errType: errInvalidInput,
 		message: "The request body exceeds the limit", data: strconv.FormatInt(limit, 10)}

@@ -80,14 +80,8 @@ func (a *API) putUser(w http.ResponseWriter, r *http.Request, caller directory.U
 	if !ok {
 		return
 	}
-	body, e := readBody(w, r, a.cfg.MaxBodyBytes)
-	if e != nil {
-		writeAPIError(w, *e)
-		return
-	}
-	req, e := parseUserBody(body)
-	if e != nil {
-		writeAPIError(w, *e)
+	req, ok := readRequest(w, r, a.cfg.MaxBodyBytes, parseUserBody)
+	if !ok {
 		return
 	}
 	req.RequestID = requestID(r)
@@ -192,14 +186,8 @@ func (a *API) putMedia(w http.ResponseWriter, r *http.Request, caller directory.
 	if !ok {
 		return
 	}
-	body, e := readBody(w, r, a.cfg.MaxBodyBytes)
-	if e != nil {
-		writeAPIError(w, *e)
-		return
-	}
-	req, e := parseMediaBody(body)
-	if e != nil {
-		writeAPIError(w, *e)
+	req, ok := readRequest(w, r, a.cfg.MaxBodyBytes, parseMediaBody)
+	if !ok {
 		return
 	}
 	req.RequestID = requestID(r)

@@ -73,58 +73,57 @@ func (s *Service) handleIQ(from *server.Session, typ string, child *etree.Elemen
 }
 
 // entityRequest serves the use cases of the pubsub namespace.
+// entityOps are the use cases of the pubsub namespace: the IQ type each
+// goes in, the sibling element it may carry (empty: a form there is
+// unsupported), and its handler.
+var entityOps = map[string]struct {
+	typ, sibling string
+	handle       func(*Service, request) ([]byte, *server.StanzaError)
+}{
+	"subscribe":     {"set", "options", (*Service).subscribeIQ},
+	"unsubscribe":   {"set", "", (*Service).unsubscribeIQ},
+	"publish":       {"set", "publish-options", (*Service).publishIQ},
+	"create":        {"set", "configure", (*Service).createIQ},
+	"subscriptions": {"get", "", (*Service).subscriptionsIQ},
+	"affiliations":  {"get", "", (*Service).affiliationsIQ},
+	"items":         {"get", "", (*Service).itemsIQ},
+}
+
+// unsupportedFeatures names the XEP-0060 feature of each element this
+// service recognises but does not implement, in either namespace.
+var unsupportedFeatures = map[string]string{
+	"retract": "retract-items", "options": "subscription-options", "publish-options": "publish-options",
+	"configure": "config-node", "default": "retrieve-default",
+	"subscriptions": "manage-subscriptions", "affiliations": "modify-affiliations",
+}
+
+// entityRequest serves the use cases of the pubsub namespace.
 func (s *Service) entityRequest(typ string, r request) ([]byte, *server.StanzaError) {
-	op := r.op.Tag
-	allowed := map[string]string{"create": "configure", "subscribe": "options", "publish": "publish-options"}[op]
+	op, known := entityOps[r.op.Tag]
+	if !known {
+		return nil, unsupported(unsupportedFeatures[r.op.Tag])
+	}
 	for _, x := range r.rest {
-		if x.Tag != allowed || len(r.rest) > 1 {
+		if x.Tag != op.sibling || len(r.rest) > 1 {
 			return nil, errMalformed
 		}
 		if len(x.ChildElements()) > 0 {
 			// A configuration form: this service has no node or
 			// subscription options to set.
-			return nil, unsupported(map[string]string{"configure": "config-node", "options": "subscription-options", "publish-options": "publish-options"}[x.Tag])
+			return nil, unsupported(unsupportedFeatures[x.Tag])
 		}
 	}
-	want := map[string]string{
-		"subscribe": "set", "unsubscribe": "set", "publish": "set", "create": "set",
-		"subscriptions": "get", "affiliations": "get", "items": "get",
-	}[op]
-	switch {
-	case want == "":
-		return nil, unsupported(map[string]string{
-			"retract": "retract-items", "options": "subscription-options", "configure": "config-node",
-			"default": "retrieve-default",
-		}[op])
-	case want != typ:
-		return nil, &server.StanzaError{Type: server.ErrTypeModify, Condition: "bad-request", Text: "<" + op + "/> goes in an IQ of type " + want}
+	if op.typ != typ {
+		return nil, &server.StanzaError{Type: server.ErrTypeModify, Condition: "bad-request", Text: "<" + r.op.Tag + "/> goes in an IQ of type " + op.typ}
 	}
-	switch op {
-	case "subscribe":
-		return s.subscribeIQ(r)
-	case "unsubscribe":
-		return s.unsubscribeIQ(r)
-	case "subscriptions":
-		return s.subscriptionsIQ(r)
-	case "affiliations":
-		return s.affiliationsIQ(r)
-	case "items":
-		return s.itemsIQ(r)
-	case "publish":
-		return s.publishIQ(r)
-	default: // create
-		return s.createIQ(r)
-	}
+	return op.handle(s, r)
 }
 
 // ownerRequest serves the use cases of the pubsub#owner namespace.
 func (s *Service) ownerRequest(typ string, r request) ([]byte, *server.StanzaError) {
 	op := r.op.Tag
 	if op != "delete" && op != "purge" {
-		return nil, unsupported(map[string]string{
-			"configure": "config-node", "default": "retrieve-default",
-			"subscriptions": "manage-subscriptions", "affiliations": "modify-affiliations",
-		}[op])
+		return nil, unsupported(unsupportedFeatures[op])
 	}
 	if len(r.rest) > 0 {
 		return nil, errMalformed

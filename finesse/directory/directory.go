@@ -112,7 +112,38 @@ type Campaign struct {
 	// It is matched exactly (with its case).
 	PublicID string
 	// Name is the display name; it defaults to the public id.
+	Name        string
+	Description string
+}
+
+// Feed is a CCP task feed: the Task API's /ccp/task/feed/<ID>. The tasks
+// submitted to it become contacts of its campaign.
+type Feed struct {
+	ID          int
+	Name        string
+	Description string
+	// Campaign is the public id of the campaign its tasks join.
+	Campaign string
+	Tags     []string
+}
+
+// ScriptSelector is what a task's scriptSelector routes to: in CCE, the
+// dialed number whose script queues the task to a skill group of a
+// non-voice media routing domain.
+type ScriptSelector struct {
+	// Name is the Task's scriptSelector (at most 32 characters), matched
+	// exactly.
 	Name string
+	// DialedNumber is the Dialog's mediaProperties/dialedNumber (default
+	// Name).
+	DialedNumber string
+	SkillGroupID int
+	// QueueNumber and QueueName are the Dialog's mediaProperties
+	// queueNumber and queueName.
+	QueueNumber string
+	QueueName   string
+	// MRDID is the non-voice media routing domain the task is routed in.
+	MRDID int
 }
 
 // DefaultCampaign is the public id of CCP's default task campaign, the
@@ -133,6 +164,10 @@ type Directory struct {
 	mrdByID     map[int]int
 	campaigns   []Campaign
 	campByID    map[string]int // exact public id → index in campaigns
+	feeds       []Feed
+	feedByID    map[int]int
+	selectors   []ScriptSelector
+	selByName   map[string]int
 }
 
 var _ server.Accounts = (*Directory)(nil)
@@ -291,3 +326,35 @@ func (d *Directory) Campaign(publicID string) (Campaign, bool) {
 
 // Campaigns returns every campaign in directory order.
 func (d *Directory) Campaigns() []Campaign { return slices.Clone(d.campaigns) }
+
+// Feed returns the task feed whose id is id.
+func (d *Directory) Feed(id int) (Feed, bool) {
+	i, ok := d.feedByID[id]
+	if !ok {
+		return Feed{}, false
+	}
+	f := d.feeds[i]
+	f.Tags = slices.Clone(f.Tags)
+	return f, true
+}
+
+// Feeds returns every task feed in directory order.
+func (d *Directory) Feeds() []Feed {
+	out := slices.Clone(d.feeds)
+	for i := range out {
+		out[i].Tags = slices.Clone(out[i].Tags)
+	}
+	return out
+}
+
+// ScriptSelector returns the script selector named name (exact match).
+func (d *Directory) ScriptSelector(name string) (ScriptSelector, bool) {
+	i, ok := d.selByName[name]
+	if !ok {
+		return ScriptSelector{}, false
+	}
+	return d.selectors[i], true
+}
+
+// ScriptSelectors returns every script selector in directory order.
+func (d *Directory) ScriptSelectors() []ScriptSelector { return slices.Clone(d.selectors) }

@@ -321,7 +321,7 @@ func TestCampaigns(t *testing.T) {
 	if got := ids(def); !slices.Equal(got, []string{DefaultCampaign}) {
 		t.Errorf("default campaigns = %v", got)
 	}
-	if c, ok := def.Campaign(DefaultCampaign); !ok || c.Name != "Default Task Campaign" {
+	if c, ok := def.Campaign(DefaultCampaign); !ok || c.Name != DefaultCampaign || c.Description != "Campaign for any type of task" {
 		t.Errorf("default campaign = %+v, %v", c, ok)
 	}
 	// Without the key, or with a null value, the default campaign exists.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -27,7 +28,8 @@ func DefaultYAML() []byte { return slices.Clone(defaultYAML) }
 // Default returns the embedded default directory: agents 1001-1010 and 1080
 // and supervisor 2001 in team 1 ("Team A"), administrator "admin", every
 // password "password"; a few reason codes; the voice MRD and two non-voice
-// MRDs; the campaign Cisco_Default_Task_Campaign.
+// MRDs; the campaign Cisco_Default_Task_Campaign with its task feed 100000;
+// the script selectors CumulusTask (task MRD) and ChatTask (chat MRD).
 func Default() *Directory {
 	d, err := parse(defaultYAML, "default.yaml")
 	if err != nil {
@@ -58,6 +60,41 @@ type file struct {
 	// Campaigns is nil when the key is absent or null (the default
 	// campaign is used) and empty for an explicit [] (no campaigns).
 	Campaigns []fileCampaign `yaml:"campaigns"`
+	// UserRanges generate numbered users, for load tests.
+	UserRanges []fileUserRange `yaml:"userRanges"`
+	// Feeds is nil when the key is absent (the default task feed, into
+	// the first campaign, is used) and empty for an explicit [].
+	Feeds           []fileFeed           `yaml:"feeds"`
+	ScriptSelectors []fileScriptSelector `yaml:"scriptSelectors"`
+}
+
+// fileUserRange declares the users From..To (inclusive): ids are the
+// numbers, extensions the same numbers, first name FirstName (default
+// "Load") and last name the number.
+type fileUserRange struct {
+	From      int    `yaml:"from"`
+	To        int    `yaml:"to"`
+	Password  string `yaml:"password"`
+	Role      string `yaml:"role"`
+	Team      int    `yaml:"team"`
+	FirstName string `yaml:"firstName"`
+}
+
+type fileFeed struct {
+	ID          int      `yaml:"id"`
+	Name        string   `yaml:"name"`
+	Description string   `yaml:"description"`
+	Campaign    string   `yaml:"campaign"`
+	Tags        []string `yaml:"tags"`
+}
+
+type fileScriptSelector struct {
+	Name         string `yaml:"name"`
+	DialedNumber string `yaml:"dialedNumber"`
+	SkillGroupID int    `yaml:"skillGroupId"`
+	QueueNumber  string `yaml:"queueNumber"`
+	QueueName    string `yaml:"queueName"`
+	MRD          int    `yaml:"mrd"`
 }
 
 type fileTeam struct {
@@ -97,8 +134,9 @@ type fileMRD struct {
 }
 
 type fileCampaign struct {
-	PublicID string `yaml:"publicId"`
-	Name     string `yaml:"name"`
+	PublicID    string `yaml:"publicId"`
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
 }
 
 // reservedUser is the Finesse service's own XMPP user.
@@ -199,12 +237,16 @@ func (v *validator) build(f *file) *Directory {
 		rcByID:    make(map[int]int),
 		mrdByID:   make(map[int]int),
 		campByID:  make(map[string]int),
+		feedByID:  make(map[int]int),
+		selByName: make(map[string]int),
 	}
 	v.teams(d, f.Teams)
-	v.users(d, f.Users)
+	v.users(d, f.Users, f.UserRanges)
 	v.reasonCodes(d, f.ReasonCodes)
 	v.mrds(d, f.MediaRoutingDomains)
 	v.campaigns(d, f.Campaigns)
+	v.feeds(d, f.Feeds)
+	v.scriptSelectors(d, f.ScriptSelectors)
 	return d
 }
 
@@ -243,98 +285,129 @@ func parseRole(s string) (Role, bool) {
 	return "", false
 }
 
-func (v *validator) users(d *Directory, users []fileUser) {
-	if len(users) == 0 {
+func (v *validator) users(d *Directory, users []fileUser, ranges []fileUserRange) {
+	if len(users) == 0 && len(ranges) == 0 {
 		v.problems = append(v.problems, "no users: nobody could sign in")
 		return
 	}
 	extensions := make(map[string]string)
 	for i, fu := range users {
-		id := fu.ID
-		if id == "" {
-			v.addf("users", i, "user without an id")
-			continue
-		}
-		label := fmt.Sprintf("user %q", id)
-		local := strings.ToLower(id)
-		if j, err := server.ParseJID(id + "@localhost"); err != nil || j.Local != local || j.Resource != "" {
-			v.addf("users", i, "%s: the id cannot be an XMPP localpart (no spaces, control characters or any of \"&'/:<>@)", label)
-			continue
-		}
-		if local == reservedUser {
-			v.addf("users", i, "%s: the id %q is reserved for the Finesse service", label, reservedUser)
-			continue
-		}
-		if prev, dup := d.byID[local]; dup {
-			v.addf("users", i, "%s: duplicate id (ids ignore case; %q came first)", label, d.users[prev].ID)
-			continue
-		}
-		ok := true
-		if fu.Password == "" {
-			v.addf("users", i, "%s: empty password", label)
-			ok = false
-		}
-		role, known := parseRole(fu.Role)
-		if !known {
-			v.addf("users", i, "%s: role %q is not Agent, Supervisor or Administrator", label, fu.Role)
-			ok = false
-		}
-		switch {
-		case fu.Team == 0 && (role == RoleAgent || role == RoleSupervisor):
-			v.addf("users", i, "%s: role %s needs a team", label, role)
-			ok = false
-		case fu.Team != 0:
-			if _, exists := d.teamByID[fu.Team]; !exists {
-				v.addf("users", i, "%s: unknown team %d", label, fu.Team)
-				ok = false
-			}
-		}
-		if fu.Extension != "" {
-			if !validExtension(fu.Extension) {
-				v.addf("users", i, "%s: extension %q is not a number", label, fu.Extension)
-				ok = false
-			} else if other, dup := extensions[fu.Extension]; dup {
-				v.addf("users", i, "%s: extension %s is already user %q's", label, fu.Extension, other)
-				ok = false
-			}
-		}
-		supervises := slices.Clone(fu.Supervises)
-		if len(supervises) > 0 && role != RoleSupervisor && known {
-			v.addf("users", i, "%s: only a supervisor supervises teams", label)
-			ok = false
-		}
-		for _, t := range supervises {
-			if _, exists := d.teamByID[t]; !exists {
-				v.addf("users", i, "%s: supervises unknown team %d", label, t)
-				ok = false
-			}
-		}
-		if !ok {
-			continue
-		}
-		if role == RoleSupervisor && len(supervises) == 0 {
-			supervises = []int{fu.Team}
-		}
-		loginName := fu.LoginName
-		if loginName == "" {
-			loginName = id
-		}
-		if fu.Extension != "" {
-			extensions[fu.Extension] = id
-		}
-		d.byID[local] = len(d.users)
-		d.passwords[local] = sha256.Sum256([]byte(fu.Password))
-		d.users = append(d.users, User{
-			ID:              id,
-			FirstName:       fu.FirstName,
-			LastName:        fu.LastName,
-			LoginName:       loginName,
-			Role:            role,
-			TeamID:          fu.Team,
-			Extension:       fu.Extension,
-			SupervisedTeams: supervises,
-		})
+		v.user(d, fu, extensions, func(format string, args ...any) { v.addf("users", i, format, args...) })
 	}
+	total := len(d.users)
+	for i, r := range ranges {
+		fail := func(format string, args ...any) { v.addf("userRanges", i, format, args...) }
+		switch {
+		case r.From <= 0 || r.To < r.From:
+			fail("user range %d-%d: from must be positive and not above to", r.From, r.To)
+			continue
+		case total+(r.To-r.From+1) > maxUsers:
+			fail("user range %d-%d: the directory would hold more than %d users", r.From, r.To, maxUsers)
+			continue
+		}
+		total += r.To - r.From + 1
+		first := r.FirstName
+		if first == "" {
+			first = "Load"
+		}
+		before := len(v.problems)
+		for n := r.From; n <= r.To && len(v.problems) == before; n++ {
+			id := strconv.Itoa(n)
+			v.user(d, fileUser{ID: id, Password: r.Password, FirstName: first, LastName: id,
+				Role: r.Role, Team: r.Team, Extension: id}, extensions, fail)
+		}
+	}
+}
+
+// maxUsers bounds the users of one directory, ranges included.
+const maxUsers = 200_000
+
+// user validates and adds one user; fail reports a problem with it.
+func (v *validator) user(d *Directory, fu fileUser, extensions map[string]string, fail func(format string, args ...any)) {
+	id := fu.ID
+	if id == "" {
+		fail("user without an id")
+		return
+	}
+	label := fmt.Sprintf("user %q", id)
+	local := strings.ToLower(id)
+	if j, err := server.ParseJID(id + "@localhost"); err != nil || j.Local != local || j.Resource != "" {
+		fail("%s: the id cannot be an XMPP localpart (no spaces, control characters or any of \"&'/:<>@)", label)
+		return
+	}
+	if local == reservedUser {
+		fail("%s: the id %q is reserved for the Finesse service", label, reservedUser)
+		return
+	}
+	if prev, dup := d.byID[local]; dup {
+		fail("%s: duplicate id (ids ignore case; %q came first)", label, d.users[prev].ID)
+		return
+	}
+	ok := true
+	if fu.Password == "" {
+		fail("%s: empty password", label)
+		ok = false
+	}
+	role, known := parseRole(fu.Role)
+	if !known {
+		fail("%s: role %q is not Agent, Supervisor or Administrator", label, fu.Role)
+		ok = false
+	}
+	switch {
+	case fu.Team == 0 && (role == RoleAgent || role == RoleSupervisor):
+		fail("%s: role %s needs a team", label, role)
+		ok = false
+	case fu.Team != 0:
+		if _, exists := d.teamByID[fu.Team]; !exists {
+			fail("%s: unknown team %d", label, fu.Team)
+			ok = false
+		}
+	}
+	if fu.Extension != "" {
+		if !validExtension(fu.Extension) {
+			fail("%s: extension %q is not a number", label, fu.Extension)
+			ok = false
+		} else if other, dup := extensions[fu.Extension]; dup {
+			fail("%s: extension %s is already user %q's", label, fu.Extension, other)
+			ok = false
+		}
+	}
+	supervises := slices.Clone(fu.Supervises)
+	if len(supervises) > 0 && role != RoleSupervisor && known {
+		fail("%s: only a supervisor supervises teams", label)
+		ok = false
+	}
+	for _, t := range supervises {
+		if _, exists := d.teamByID[t]; !exists {
+			fail("%s: supervises unknown team %d", label, t)
+			ok = false
+		}
+	}
+	if !ok {
+		return
+	}
+	if role == RoleSupervisor && len(supervises) == 0 {
+		supervises = []int{fu.Team}
+	}
+	loginName := fu.LoginName
+	if loginName == "" {
+		loginName = id
+	}
+	if fu.Extension != "" {
+		extensions[fu.Extension] = id
+	}
+	d.byID[local] = len(d.users)
+	d.passwords[local] = sha256.Sum256([]byte(fu.Password))
+	d.users = append(d.users, User{
+		ID:              id,
+		FirstName:       fu.FirstName,
+		LastName:        fu.LastName,
+		LoginName:       loginName,
+		Role:            role,
+		TeamID:          fu.Team,
+		Extension:       fu.Extension,
+		SupervisedTeams: supervises,
+	})
 }
 
 // validExtension accepts a dialable number: digits, with a leading + allowed.
@@ -509,6 +582,98 @@ func (v *validator) campaigns(d *Directory, campaigns []fileCampaign) {
 			name = id
 		}
 		d.campByID[id] = len(d.campaigns)
-		d.campaigns = append(d.campaigns, Campaign{PublicID: id, Name: name})
+		d.campaigns = append(d.campaigns, Campaign{PublicID: id, Name: name, Description: fc.Description})
+	}
+}
+
+// The default task feed of CCP (seed 000: the Feed GET sample).
+const (
+	DefaultFeedID          = 100000
+	defaultFeedName        = "Cisco_Default_Task_Feed"
+	defaultFeedDescription = "Feed for Universal Queuing"
+	defaultFeedTag         = "cisco_uq_tag"
+)
+
+func (v *validator) feeds(d *Directory, feeds []fileFeed) {
+	if feeds == nil {
+		if len(d.campaigns) == 0 {
+			return
+		}
+		feeds = []fileFeed{{ID: DefaultFeedID, Name: defaultFeedName, Description: defaultFeedDescription,
+			Campaign: d.campaigns[0].PublicID, Tags: []string{defaultFeedTag}}}
+	}
+	names := make(map[string]int)
+	for i, ff := range feeds {
+		if ff.ID <= 0 {
+			v.addf("feeds", i, "feed %q: id must be a positive number, not %d", ff.Name, ff.ID)
+			continue
+		}
+		label := fmt.Sprintf("feed %d", ff.ID)
+		if _, dup := d.feedByID[ff.ID]; dup {
+			v.addf("feeds", i, "%s: duplicate id", label)
+			continue
+		}
+		ok := true
+		name := strings.TrimSpace(ff.Name)
+		if name == "" {
+			v.addf("feeds", i, "%s: no name", label)
+			ok = false
+		} else if other, dup := names[name]; dup {
+			v.addf("feeds", i, "%s: name %q is already feed %d's", label, name, other)
+			ok = false
+		}
+		if _, exists := d.campByID[ff.Campaign]; !exists {
+			v.addf("feeds", i, "%s: unknown campaign %q", label, ff.Campaign)
+			ok = false
+		}
+		if !ok {
+			continue
+		}
+		names[name] = ff.ID
+		d.feedByID[ff.ID] = len(d.feeds)
+		d.feeds = append(d.feeds, Feed{ID: ff.ID, Name: name, Description: ff.Description,
+			Campaign: ff.Campaign, Tags: slices.Clone(ff.Tags)})
+	}
+}
+
+// maxScriptSelector is the Task API's bound on a scriptSelector.
+const maxScriptSelector = 32
+
+func (v *validator) scriptSelectors(d *Directory, selectors []fileScriptSelector) {
+	for i, fs := range selectors {
+		name := fs.Name
+		if name == "" || len(name) > maxScriptSelector || strings.TrimSpace(name) != name {
+			v.addf("scriptSelectors", i, "script selector %q: the name must be 1 to %d characters without surrounding spaces", name, maxScriptSelector)
+			continue
+		}
+		label := fmt.Sprintf("script selector %q", name)
+		if _, dup := d.selByName[name]; dup {
+			v.addf("scriptSelectors", i, "%s: duplicate name", label)
+			continue
+		}
+		ok := true
+		if fs.SkillGroupID <= 0 {
+			v.addf("scriptSelectors", i, "%s: skillGroupId must be a positive number, not %d", label, fs.SkillGroupID)
+			ok = false
+		}
+		if strings.TrimSpace(fs.QueueNumber) == "" || strings.TrimSpace(fs.QueueName) == "" {
+			v.addf("scriptSelectors", i, "%s: queueNumber and queueName are required", label)
+			ok = false
+		}
+		if m, exists := d.MediaRoutingDomain(fs.MRD); !exists || m.Voice {
+			v.addf("scriptSelectors", i, "%s: mrd %d is not a non-voice media routing domain", label, fs.MRD)
+			ok = false
+		}
+		if !ok {
+			continue
+		}
+		dialed := fs.DialedNumber
+		if dialed == "" {
+			dialed = name
+		}
+		d.selByName[name] = len(d.selectors)
+		d.selectors = append(d.selectors, ScriptSelector{Name: name, DialedNumber: dialed,
+			SkillGroupID: fs.SkillGroupID, QueueNumber: strings.TrimSpace(fs.QueueNumber),
+			QueueName: strings.TrimSpace(fs.QueueName), MRDID: fs.MRD})
 	}
 }

@@ -121,6 +121,15 @@ func (a *API) Register(handle func(pattern string, h http.Handler)) {
 	}
 }
 
+// Authenticate checks r's Basic credentials with the API's lockout and
+// returns the caller. Without valid credentials it answers the 401 (with
+// the challenge) itself and reports false. Other HTTP APIs on the REST
+// listener (the CCP administration calls) share it, so that one failure
+// count and one lockout cover every door.
+func (a *API) Authenticate(w http.ResponseWriter, r *http.Request) (directory.User, bool) {
+	return a.auth.authenticate(w, r)
+}
+
 // handlerFunc serves one method of a route for an authenticated caller.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, caller directory.User)
 

@@ -119,3 +119,24 @@ func TestInvalidFeedsAndScriptSelectors(t *testing.T) {
 		t.Errorf("S = %+v", s)
 	}
 }
+
+func TestSwapReplacesTheContentsEveryHolderSees(t *testing.T) {
+	held := Default()
+	next := mustParse(t, "teams: [{id: 7, name: Night}]\nusers: [{id: '4001', password: p, role: Agent, team: 7}]\n")
+	previous := held.Swap(next)
+	if !held.Exists("4001") || held.Exists("1001") {
+		t.Error("after Swap the held directory does not have the new users only")
+	}
+	if _, ok := held.Team(7); !ok {
+		t.Error("after Swap the held directory lacks the new team")
+	}
+	if !previous.Exists("1001") || previous.Exists("4001") {
+		t.Error("the previous directory does not hold the old contents")
+	}
+	if _, ok := held.Authenticate("4001", "p"); !ok {
+		t.Error("a new user cannot authenticate after Swap")
+	}
+	if !next.Exists("4001") || len(next.Users()) != 1 {
+		t.Error("Swap changed the directory it took the contents from")
+	}
+}

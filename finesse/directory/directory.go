@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/finesse-notify/finesse-notify/server"
 )
@@ -150,9 +151,30 @@ type ScriptSelector struct {
 // directory's only campaign when the file lists none.
 const DefaultCampaign = "Cisco_Default_Task_Campaign"
 
-// Directory is a validated, immutable set of users, teams, reason codes,
-// media routing domains and campaigns.
+// Directory is a validated set of users, teams, reason codes, media
+// routing domains, campaigns, feeds and script selectors. Its contents
+// change only as a whole, with Swap (a reload), so every component that
+// holds the *Directory sees the reload; each method reads one consistent
+// version.
 type Directory struct {
+	c atomic.Pointer[contents]
+}
+
+// newDirectory wraps validated contents.
+func newDirectory(c *contents) *Directory {
+	d := &Directory{}
+	d.c.Store(c)
+	return d
+}
+
+// Swap replaces d's contents with next's (a reload) and returns a
+// Directory holding the contents d had before. next itself is unchanged.
+func (d *Directory) Swap(next *Directory) (previous *Directory) {
+	return newDirectory(d.c.Swap(next.c.Load()))
+}
+
+// contents is one immutable version of a directory.
+type contents struct {
 	users       []User
 	passwords   map[string][sha256.Size]byte // by lower-case id
 	byID        map[string]int               // lower-case id → index in users
@@ -178,7 +200,7 @@ var _ server.Accounts = (*Directory)(nil)
 // costs the same comparison as a known one.
 func (d *Directory) Authenticate(username, password string) (localpart string, ok bool) {
 	local := strings.ToLower(username)
-	want, known := d.passwords[local]
+	want, known := d.c.Load().passwords[local]
 	got := sha256.Sum256([]byte(password))
 	match := subtle.ConstantTimeCompare(want[:], got[:]) == 1
 	if !known || !match {
@@ -189,24 +211,26 @@ func (d *Directory) Authenticate(username, password string) (localpart string, o
 
 // Exists reports whether localpart names a user (ignoring case).
 func (d *Directory) Exists(localpart string) bool {
-	_, ok := d.byID[strings.ToLower(localpart)]
+	_, ok := d.c.Load().byID[strings.ToLower(localpart)]
 	return ok
 }
 
 // User returns the user whose id is id, ignoring case. An XMPP localpart
 // (the lower-case id) finds its user this way too.
 func (d *Directory) User(id string) (User, bool) {
-	i, ok := d.byID[strings.ToLower(id)]
+	c := d.c.Load()
+	i, ok := c.byID[strings.ToLower(id)]
 	if !ok {
 		return User{}, false
 	}
-	return d.users[i].clone(), true
+	return c.users[i].clone(), true
 }
 
 // Users returns every user in directory order.
 func (d *Directory) Users() []User {
-	out := make([]User, len(d.users))
-	for i, u := range d.users {
+	c := d.c.Load()
+	out := make([]User, len(c.users))
+	for i, u := range c.users {
 		out[i] = u.clone()
 	}
 	return out
@@ -214,20 +238,21 @@ func (d *Directory) Users() []User {
 
 // Team returns the team whose id is id.
 func (d *Directory) Team(id int) (Team, bool) {
-	i, ok := d.teamByID[id]
+	c := d.c.Load()
+	i, ok := c.teamByID[id]
 	if !ok {
 		return Team{}, false
 	}
-	return d.teams[i], true
+	return c.teams[i], true
 }
 
 // Teams returns every team in directory order.
-func (d *Directory) Teams() []Team { return slices.Clone(d.teams) }
+func (d *Directory) Teams() []Team { return slices.Clone(d.c.Load().teams) }
 
 // TeamMembers returns the users whose team is teamID, in directory order.
 func (d *Directory) TeamMembers(teamID int) []User {
 	var out []User
-	for _, u := range d.users {
+	for _, u := range d.c.Load().users {
 		if u.TeamID == teamID {
 			out = append(out, u.clone())
 		}
@@ -237,16 +262,17 @@ func (d *Directory) TeamMembers(teamID int) []User {
 
 // ReasonCode returns the reason code whose object id is id.
 func (d *Directory) ReasonCode(id int) (ReasonCode, bool) {
-	i, ok := d.rcByID[id]
+	c := d.c.Load()
+	i, ok := c.rcByID[id]
 	if !ok {
 		return ReasonCode{}, false
 	}
-	return d.reasonCodes[i].clone(), true
+	return c.reasonCodes[i].clone(), true
 }
 
 // ReasonCodeByCode returns the reason code of category whose code is code.
 func (d *Directory) ReasonCodeByCode(category Category, code int) (ReasonCode, bool) {
-	for _, rc := range d.reasonCodes {
+	for _, rc := range d.c.Load().reasonCodes {
 		if rc.Category == category && rc.Code == code {
 			return rc.clone(), true
 		}
@@ -258,7 +284,7 @@ func (d *Directory) ReasonCodeByCode(category Category, code int) (ReasonCode, b
 // included, in directory order. An empty category returns all of them.
 func (d *Directory) ReasonCodes(category Category) []ReasonCode {
 	var out []ReasonCode
-	for _, rc := range d.reasonCodes {
+	for _, rc := range d.c.Load().reasonCodes {
 		if category == "" || rc.Category == category {
 			out = append(out, rc.clone())
 		}
@@ -274,7 +300,7 @@ func (d *Directory) ReasonCodesFor(userID string, category Category) []ReasonCod
 		return nil
 	}
 	var out []ReasonCode
-	for _, rc := range d.reasonCodes {
+	for _, rc := range d.c.Load().reasonCodes {
 		if rc.Category == category && rc.OfferedTo(u.TeamID) {
 			out = append(out, rc.clone())
 		}
@@ -284,16 +310,17 @@ func (d *Directory) ReasonCodesFor(userID string, category Category) []ReasonCod
 
 // MediaRoutingDomain returns the MRD whose id is id.
 func (d *Directory) MediaRoutingDomain(id int) (MediaRoutingDomain, bool) {
-	i, ok := d.mrdByID[id]
+	c := d.c.Load()
+	i, ok := c.mrdByID[id]
 	if !ok {
 		return MediaRoutingDomain{}, false
 	}
-	return d.mrds[i], true
+	return c.mrds[i], true
 }
 
 // MediaRoutingDomainByName returns the MRD whose enterprise name is name.
 func (d *Directory) MediaRoutingDomainByName(name string) (MediaRoutingDomain, bool) {
-	for _, m := range d.mrds {
+	for _, m := range d.c.Load().mrds {
 		if m.Name == name {
 			return m, true
 		}
@@ -302,11 +329,11 @@ func (d *Directory) MediaRoutingDomainByName(name string) (MediaRoutingDomain, b
 }
 
 // MediaRoutingDomains returns every MRD in directory order.
-func (d *Directory) MediaRoutingDomains() []MediaRoutingDomain { return slices.Clone(d.mrds) }
+func (d *Directory) MediaRoutingDomains() []MediaRoutingDomain { return slices.Clone(d.c.Load().mrds) }
 
 // VoiceMRD returns the voice MRD, if the directory has one.
 func (d *Directory) VoiceMRD() (MediaRoutingDomain, bool) {
-	for _, m := range d.mrds {
+	for _, m := range d.c.Load().mrds {
 		if m.Voice {
 			return m, true
 		}
@@ -317,30 +344,32 @@ func (d *Directory) VoiceMRD() (MediaRoutingDomain, bool) {
 // Campaign returns the campaign whose public id is publicID, matched
 // exactly: node names carry the id as written.
 func (d *Directory) Campaign(publicID string) (Campaign, bool) {
-	i, ok := d.campByID[publicID]
+	c := d.c.Load()
+	i, ok := c.campByID[publicID]
 	if !ok {
 		return Campaign{}, false
 	}
-	return d.campaigns[i], true
+	return c.campaigns[i], true
 }
 
 // Campaigns returns every campaign in directory order.
-func (d *Directory) Campaigns() []Campaign { return slices.Clone(d.campaigns) }
+func (d *Directory) Campaigns() []Campaign { return slices.Clone(d.c.Load().campaigns) }
 
 // Feed returns the task feed whose id is id.
 func (d *Directory) Feed(id int) (Feed, bool) {
-	i, ok := d.feedByID[id]
+	c := d.c.Load()
+	i, ok := c.feedByID[id]
 	if !ok {
 		return Feed{}, false
 	}
-	f := d.feeds[i]
+	f := c.feeds[i]
 	f.Tags = slices.Clone(f.Tags)
 	return f, true
 }
 
 // Feeds returns every task feed in directory order.
 func (d *Directory) Feeds() []Feed {
-	out := slices.Clone(d.feeds)
+	out := slices.Clone(d.c.Load().feeds)
 	for i := range out {
 		out[i].Tags = slices.Clone(out[i].Tags)
 	}
@@ -349,12 +378,13 @@ func (d *Directory) Feeds() []Feed {
 
 // ScriptSelector returns the script selector named name (exact match).
 func (d *Directory) ScriptSelector(name string) (ScriptSelector, bool) {
-	i, ok := d.selByName[name]
+	c := d.c.Load()
+	i, ok := c.selByName[name]
 	if !ok {
 		return ScriptSelector{}, false
 	}
-	return d.selectors[i], true
+	return c.selectors[i], true
 }
 
 // ScriptSelectors returns every script selector in directory order.
-func (d *Directory) ScriptSelectors() []ScriptSelector { return slices.Clone(d.selectors) }
+func (d *Directory) ScriptSelectors() []ScriptSelector { return slices.Clone(d.c.Load().selectors) }

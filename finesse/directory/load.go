@@ -178,7 +178,7 @@ func parse(data []byte, source string) (*Directory, error) {
 		}
 		return nil, fmt.Errorf("%s is invalid: %s", where, strings.Join(list, "; "))
 	}
-	return d, nil
+	return newDirectory(d), nil
 }
 
 // unknownField matches yaml.v3's report of an unknown key, which names our
@@ -229,8 +229,8 @@ func (v *validator) addf(section string, i int, format string, args ...any) {
 	v.problems = append(v.problems, msg)
 }
 
-func (v *validator) build(f *file) *Directory {
-	d := &Directory{
+func (v *validator) build(f *file) *contents {
+	d := &contents{
 		passwords: make(map[string][sha256.Size]byte),
 		byID:      make(map[string]int),
 		teamByID:  make(map[int]int),
@@ -250,7 +250,7 @@ func (v *validator) build(f *file) *Directory {
 	return d
 }
 
-func (v *validator) teams(d *Directory, teams []fileTeam) {
+func (v *validator) teams(d *contents, teams []fileTeam) {
 	names := make(map[string]bool)
 	for i, t := range teams {
 		name := strings.TrimSpace(t.Name)
@@ -285,7 +285,7 @@ func parseRole(s string) (Role, bool) {
 	return "", false
 }
 
-func (v *validator) users(d *Directory, users []fileUser, ranges []fileUserRange) {
+func (v *validator) users(d *contents, users []fileUser, ranges []fileUserRange) {
 	if len(users) == 0 && len(ranges) == 0 {
 		v.problems = append(v.problems, "no users: nobody could sign in")
 		return
@@ -323,7 +323,7 @@ func (v *validator) users(d *Directory, users []fileUser, ranges []fileUserRange
 const maxUsers = 200_000
 
 // user validates and adds one user; fail reports a problem with it.
-func (v *validator) user(d *Directory, fu fileUser, extensions map[string]string, fail func(format string, args ...any)) {
+func (v *validator) user(d *contents, fu fileUser, extensions map[string]string, fail func(format string, args ...any)) {
 	id := fu.ID
 	if id == "" {
 		fail("user without an id")
@@ -433,7 +433,7 @@ func parseCategory(s string) (Category, bool) {
 	return "", false
 }
 
-func (v *validator) reasonCodes(d *Directory, codes []fileReasonCode) {
+func (v *validator) reasonCodes(d *contents, codes []fileReasonCode) {
 	type key struct {
 		c    Category
 		code int
@@ -493,7 +493,7 @@ func (v *validator) reasonCodes(d *Directory, codes []fileReasonCode) {
 	}
 }
 
-func (v *validator) mrds(d *Directory, mrds []fileMRD) {
+func (v *validator) mrds(d *contents, mrds []fileMRD) {
 	names := make(map[string]int)
 	voice := 0
 	for i, fm := range mrds {
@@ -555,7 +555,7 @@ var campaignID = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 // maxCampaignID bounds a public id so that node names stay short.
 const maxCampaignID = 255
 
-func (v *validator) campaigns(d *Directory, campaigns []fileCampaign) {
+func (v *validator) campaigns(d *contents, campaigns []fileCampaign) {
 	if campaigns == nil {
 		campaigns = []fileCampaign{{PublicID: DefaultCampaign}}
 	}
@@ -594,7 +594,7 @@ const (
 	defaultFeedTag         = "cisco_uq_tag"
 )
 
-func (v *validator) feeds(d *Directory, feeds []fileFeed) {
+func (v *validator) feeds(d *contents, feeds []fileFeed) {
 	if feeds == nil {
 		if len(d.campaigns) == 0 {
 			return
@@ -639,7 +639,7 @@ func (v *validator) feeds(d *Directory, feeds []fileFeed) {
 // maxScriptSelector is the Task API's bound on a scriptSelector.
 const maxScriptSelector = 32
 
-func (v *validator) scriptSelectors(d *Directory, selectors []fileScriptSelector) {
+func (v *validator) scriptSelectors(d *contents, selectors []fileScriptSelector) {
 	for i, fs := range selectors {
 		name := fs.Name
 		if name == "" || len(name) > maxScriptSelector || strings.TrimSpace(name) != name {
@@ -660,7 +660,7 @@ func (v *validator) scriptSelectors(d *Directory, selectors []fileScriptSelector
 			v.addf("scriptSelectors", i, "%s: queueNumber and queueName are required", label)
 			ok = false
 		}
-		if m, exists := d.MediaRoutingDomain(fs.MRD); !exists || m.Voice {
+		if i, exists := d.mrdByID[fs.MRD]; !exists || d.mrds[i].Voice {
 			v.addf("scriptSelectors", i, "%s: mrd %d is not a non-voice media routing domain", label, fs.MRD)
 			ok = false
 		}

@@ -37,6 +37,7 @@ const (
 	ListenerREST        = "rest"         // HTTPS, BOSH, WebSocket, metrics, REST (8445)
 	ListenerXMPP        = "xmpp"         // TCP with STARTTLS (5222)
 	ListenerXMPPS       = "xmpps"        // TCP with direct TLS (5223)
+	ListenerPprof       = "pprof"        // plain HTTP, Go's profiler (off unless configured)
 )
 
 // PublishPath is the administrator's publish endpoint on the REST listener:
@@ -277,6 +278,7 @@ func (a *App) listen() error {
 		{ListenerREST, a.cfg.RESTAddr},
 		{ListenerXMPP, a.cfg.XMPPAddr},
 		{ListenerXMPPS, a.cfg.XMPPSAddr},
+		{ListenerPprof, a.cfg.PprofAddr},
 	} {
 		if l.addr == "" {
 			continue
@@ -320,7 +322,7 @@ func (a *App) serve() {
 				ErrorLog:          newHTTPErrorLog(log),
 			}
 			a.https = append(a.https, hs)
-			if name == ListenerNotifyPlain {
+			if name == ListenerNotifyPlain || name == ListenerPprof {
 				a.goServe(name, func() error { return hs.Serve(ln) })
 			} else {
 				hs.TLSConfig = a.tlsConfig.Clone()
@@ -438,6 +440,7 @@ func (a *App) Endpoints() []Endpoint {
 	}
 	add(ListenerXMPP, "tcp", "", "XMPP over TCP, STARTTLS offered")
 	add(ListenerXMPPS, "tls", "", "XMPP over direct TLS")
+	add(ListenerPprof, "http", "/debug/pprof/", "Go's profiler")
 	return out
 }
 

@@ -464,3 +464,34 @@ func TestOriginChecker(t *testing.T) {
 		}
 	}
 }
+
+func TestPprofOnlyOnItsOwnListener(t *testing.T) {
+	cfg := testConfig()
+	cfg.PprofAddr = "127.0.0.1:0"
+	a := start(t, cfg)
+	get := func(url string) int {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get("http://" + a.Addr(ListenerPprof) + "/debug/pprof/goroutine?debug=1"); code != http.StatusOK {
+		t.Errorf("pprof goroutine profile = %d, want 200", code)
+	}
+	if code := get("http://" + a.Addr(ListenerPprof) + "/ws"); code != http.StatusNotFound {
+		t.Errorf("/ws on the pprof listener = %d, want 404", code)
+	}
+	if code := get("http://" + a.Addr(ListenerNotifyPlain) + "/debug/pprof/"); code != http.StatusNotFound {
+		t.Errorf("/debug/pprof/ on the plain notify listener = %d, want 404", code)
+	}
+	if want := "http://" + a.Addr(ListenerPprof) + "/debug/pprof/"; !slices.Contains(a.URLs(), want) {
+		t.Errorf("URLs %v lack %s", a.URLs(), want)
+	}
+	// Off by default.
+	if addr := start(t, testConfig()).Addr(ListenerPprof); addr != "" {
+		t.Errorf("pprof is on at %s without configuration", addr)
+	}
+}

@@ -26,6 +26,9 @@ type Config struct {
 	XMPPAddr string
 	// XMPPSAddr serves XMPP over TCP with direct TLS (5223).
 	XMPPSAddr string
+	// PprofAddr serves Go's profiler over plain HTTP; "" (the default)
+	// turns it off. Bind it to loopback: profiles reveal internals.
+	PprofAddr string
 
 	// TLSCert and TLSKey are PEM files. Both empty: a self-signed
 	// certificate is made at start.

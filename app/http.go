@@ -3,6 +3,7 @@ package app
 import (
 	"log"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -14,8 +15,12 @@ import (
 //	every listener: /http-bind, /http-bind/ (BOSH), /ws, /ws/ (WebSocket), /healthz
 //	notify-plain:   + /tls/certificate.pem, /metrics
 //	rest:           + /metrics and the REST handlers (HandleREST)
+//	pprof:          only Go's profiler under /debug/pprof/
 func (a *App) mux(listener string) http.Handler {
 	mux := http.NewServeMux()
+	if listener == ListenerPprof {
+		return pprofMux()
+	}
 	if listener == ListenerREST {
 		mux = a.restMux
 	}
@@ -76,4 +81,16 @@ func (w httpErrorWriter) Write(p []byte) (int, error) {
 		w.log.Warn(msg)
 	}
 	return len(p), nil
+}
+
+// pprofMux serves Go's profiler on its own mux, never on the default one,
+// so that it is reachable only on the listener configured for it.
+func pprofMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }

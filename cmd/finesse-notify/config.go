@@ -56,6 +56,7 @@ func (o *options) settings() []setting {
 		{"rest-addr", "ADDR", &stringValue{&c.RESTAddr}, "HTTPS listener for BOSH, WebSocket, /metrics and the REST API, Finesse's 8445; empty: off"},
 		{"xmpp-addr", "ADDR", &stringValue{&c.XMPPAddr}, "XMPP over TCP with STARTTLS offered; empty: off"},
 		{"xmpps-addr", "ADDR", &stringValue{&c.XMPPSAddr}, "XMPP over TCP with direct TLS; empty: off"},
+		{"pprof-addr", "ADDR", &stringValue{&c.PprofAddr}, "plain HTTP listener for Go's profiler (/debug/pprof/), e.g. 127.0.0.1:6060; empty (the default): off"},
 		{"tls-cert", "FILE", &stringValue{&c.TLSCert}, "PEM certificate (chain) file; without it and --tls-key a self-signed certificate is made at start"},
 		{"tls-key", "FILE", &stringValue{&c.TLSKey}, "PEM private key file for --tls-cert"},
 		{"directory", "FILE", &stringValue{&c.DirectoryFile}, "YAML directory of users, teams, reason codes and media routing domains; empty: the embedded default"},

@@ -78,6 +78,10 @@ type App struct {
 
 	shutdownOnce sync.Once
 	shutdownErr  error
+
+	// reloadMu serialises directory reloads; onReload are their listeners.
+	reloadMu sync.Mutex
+	onReload []func(previous, current *directory.Directory)
 }
 
 // Start builds the service from cfg and opens every configured listener. It

@@ -20,12 +20,15 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	os.Exit(run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr, hup))
 }
 
 // run is the whole program: it returns the exit status. ctx ending (a
-// signal) shuts the service down.
-func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
+// signal) shuts the service down; each value on reload (SIGHUP) reloads
+// the --directory file.
+func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer, reload <-chan os.Signal) int {
 	o, err := parseOptions(args, lookupEnv)
 	if errors.Is(err, errHelp) {
 		printHelp(stdout)
@@ -53,12 +56,21 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	printBanner(stdout, a, cfg)
 
 	status := 0
-	select {
-	case <-ctx.Done():
-		logger.Info("signal received: shutting down")
-	case err := <-a.Failed():
-		fmt.Fprintf(stderr, "finesse-notify: %v\n", err)
-		status = 1
+serving:
+	for {
+		select {
+		case <-reload:
+			// ReloadDirectory logs the outcome; a bad file keeps the old
+			// directory and the service running.
+			a.ReloadDirectory()
+		case <-ctx.Done():
+			logger.Info("signal received: shutting down")
+			break serving
+		case err := <-a.Failed():
+			fmt.Fprintf(stderr, "finesse-notify: %v\n", err)
+			status = 1
+			break serving
+		}
 	}
 	// The signal context is done; Shutdown bounds itself by the configured
 	// shutdown timeout.
@@ -115,5 +127,5 @@ func printBanner(w io.Writer, a *app.App, cfg app.Config) {
 	if cfg.DirectoryFile == "" {
 		fmt.Fprintln(w, "Accounts: agents 1001-1010 and 1080, supervisor 2001, administrator admin; password \"password\".")
 	}
-	fmt.Fprintln(w, "Ready. SIGTERM or Ctrl-C stops the server.")
+	fmt.Fprintln(w, "Ready. SIGHUP reloads --directory; SIGTERM or Ctrl-C stops the server.")
 }

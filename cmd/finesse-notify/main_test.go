@@ -7,9 +7,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -48,7 +51,7 @@ func TestRun(t *testing.T) {
 	}
 	env := map[string]string{"FINESSE_NOTIFY_DOMAIN": "finesse.test"}
 	go func() {
-		status <- run(ctx, args, envFrom(env), outW, &logs)
+		status <- run(ctx, args, envFrom(env), outW, &logs, nil)
 		outW.Close()
 	}()
 
@@ -123,16 +126,55 @@ func TestRun(t *testing.T) {
 
 func TestRunExitStatus(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if s := run(context.Background(), []string{"--help"}, envFrom(nil), &out, &errOut); s != 0 || !strings.Contains(out.String(), "--ping-interval") {
+	if s := run(context.Background(), []string{"--help"}, envFrom(nil), &out, &errOut, nil); s != 0 || !strings.Contains(out.String(), "--ping-interval") {
 		t.Errorf("--help: status %d, output %q", s, out.String())
 	}
 	out.Reset()
-	if s := run(context.Background(), []string{"--ping-interval=x"}, envFrom(nil), &out, &errOut); s != 2 || !strings.Contains(errOut.String(), "ping-interval") {
+	if s := run(context.Background(), []string{"--ping-interval=x"}, envFrom(nil), &out, &errOut, nil); s != 2 || !strings.Contains(errOut.String(), "ping-interval") {
 		t.Errorf("bad flag: status %d, stderr %q", s, errOut.String())
 	}
 	errOut.Reset()
 	args := []string{"--notify-addr=", "--rest-addr=", "--xmpp-addr=", "--xmpps-addr=", "--notify-plain-addr=127.0.0.1:0", "--directory=/nonexistent/dir.yaml"}
-	if s := run(context.Background(), args, envFrom(nil), &out, &errOut); s != 1 || !strings.Contains(errOut.String(), "/nonexistent/dir.yaml") {
+	if s := run(context.Background(), args, envFrom(nil), &out, &errOut, nil); s != 1 || !strings.Contains(errOut.String(), "/nonexistent/dir.yaml") {
 		t.Errorf("bad directory: status %d, stderr %q", s, errOut.String())
+	}
+}
+
+// TestRunReloadsTheDirectoryOnSignal sends two reload signals on an
+// unbuffered channel: the second is taken only after the first reload has
+// finished, so the log then holds its outcome.
+func TestRunReloadsTheDirectoryOnSignal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dir.yaml")
+	if err := os.WriteFile(path, []byte("users: [{id: a1, password: pw, role: Administrator}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs syncBuffer
+	reload := make(chan os.Signal)
+	status := make(chan int, 1)
+	args := []string{"--notify-addr=", "--rest-addr=", "--xmpp-addr=", "--xmpps-addr=",
+		"--notify-plain-addr=127.0.0.1:0", "--directory=" + path}
+	outR, outW := io.Pipe()
+	go func() {
+		status <- run(ctx, args, envFrom(nil), outW, &logs, reload)
+		outW.Close()
+	}()
+	// The banner's last line says the directory has been read.
+	sc := bufio.NewScanner(outR)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "Ready.") {
+	}
+	go io.Copy(io.Discard, outR)
+
+	if err := os.WriteFile(path, []byte("users: [{id: a1, password: pw, role: Administrator}, {id: a2, password: pw, role: Administrator}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reload <- syscall.SIGHUP
+	reload <- syscall.SIGHUP
+	cancel()
+	if s := <-status; s != 0 {
+		t.Errorf("exit status %d", s)
+	}
+	if !strings.Contains(logs.String(), `"msg":"directory reloaded"`) || !strings.Contains(logs.String(), `"added":1`) {
+		t.Errorf("no reload with one added user in the logs:\n%s", logs.String())
 	}
 }

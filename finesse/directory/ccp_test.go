@@ -122,6 +122,7 @@ func TestInvalidFeedsAndScriptSelectors(t *testing.T) {
 
 func TestSwapReplacesTheContentsEveryHolderSees(t *testing.T) {
 	held := Default()
+	before := held.Snapshot()
 	next := mustParse(t, "teams: [{id: 7, name: Night}]\nusers: [{id: '4001', password: p, role: Agent, team: 7}]\n")
 	previous := held.Swap(next)
 	if !held.Exists("4001") || held.Exists("1001") {
@@ -135,6 +136,9 @@ func TestSwapReplacesTheContentsEveryHolderSees(t *testing.T) {
 	}
 	if _, ok := held.Authenticate("4001", "p"); !ok {
 		t.Error("a new user cannot authenticate after Swap")
+	}
+	if !before.Exists("1001") || before.Exists("4001") {
+		t.Error("a snapshot taken before Swap changed with it")
 	}
 	if !next.Exists("4001") || len(next.Users()) != 1 {
 		t.Error("Swap changed the directory it took the contents from")

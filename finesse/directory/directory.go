@@ -173,6 +173,10 @@ func (d *Directory) Swap(next *Directory) (previous *Directory) {
 	return newDirectory(d.c.Swap(next.c.Load()))
 }
 
+// Snapshot returns a Directory holding d's present contents, which later
+// reloads of d do not change.
+func (d *Directory) Snapshot() *Directory { return newDirectory(d.c.Load()) }
+
 // contents is one immutable version of a directory.
 type contents struct {
 	users       []User

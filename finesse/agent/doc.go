@@ -56,6 +56,26 @@
 // Every notification of a request carries its requestId. A refused
 // request changes nothing and publishes nothing.
 //
+// # Tasks
+//
+// In a non-voice MRD the agent chooses READY or NOT_READY; the state the
+// MRD shows follows its open task dialogs, which the task router
+// (finesse/task) reports with UpdateTasks, by the precedence of Cisco's
+// "Agent States for Nonvoice Media": LOGOUT, then a chosen NOT_READY
+// (whatever the tasks do), then for an agent who chose READY the highest
+// task state (ACTIVE, WORK_READY for a task wrapping up, PAUSED, RESERVED
+// for an offered or accepted one), and READY without tasks. An agent may
+// not choose NOT_READY while a dialog is offered to it. An offer the
+// router can no longer make (the agent signed out, went NOT_READY or is
+// at its maxDialogLimit) is refused under the user's lock; an offer that
+// timed out makes the agent NOT_READY with the RONA code (32767).
+//
+// The router hears of the agent's own media requests and of the forced
+// logout through WatchMedia, called once the user's lock is released, so
+// that it may read the registry back: the router's lock is always taken
+// before a user's. AddListener's listeners, by contrast, hear every state
+// change (voice and media) under the user's lock, in order.
+//
 // # Forced logout
 //
 // The Registry is a presence.Listener. When a user's last available

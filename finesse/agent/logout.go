@@ -53,12 +53,17 @@ func (u *user) cancelTimer() bool {
 
 // forceLogout is the grace timer's end: the agent goes to LOGOUT with the
 // forced-logout reason code, every MRD it is signed in to is signed out,
-// and each change is published without a requestId.
+// and each change is published without a requestId. The watchers hear of
+// the MRDs signed out once the user's lock is released.
 func (r *Registry) forceLogout(u *user, gen uint64) {
+	r.notifyWatchers(r.forceLogoutLocked(u, gen)...)
+}
+
+func (r *Registry) forceLogoutLocked(u *user, gen uint64) []MediaEvent {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.timerGen != gen || r.closed.Load() {
-		return // cancelled, or superseded, after the timer fired
+		return nil // cancelled, or superseded, after the timer fired
 	}
 	u.timer = nil
 
@@ -74,15 +79,20 @@ func (r *Registry) forceLogout(u *user, gen uint64) {
 		}
 		u.enter(StateLogout, reason, now)
 		r.metrics.stateChanges.WithLabelValues(string(StateLogout)).Inc()
+		r.emitVoice(u)
 		r.publishUser(u, "")
 		loggedOut = true
 	}
+	var events []MediaEvent
 	for _, m := range u.media {
 		if m.state == StateLogout {
 			continue
 		}
+		events = append(events, MediaEvent{UserID: u.info.ID, MRDID: m.mrd.ID, SignedOut: true,
+			Session: m.session, DialogLogoutAction: m.dialogLogoutAction})
 		m.enter(StateLogout, nil, now)
 		r.metrics.mediaStateChanges.WithLabelValues(string(StateLogout)).Inc()
+		r.emitMedia(u, m)
 		r.publishMedia(u, m, "")
 		loggedOut = true
 	}
@@ -91,4 +101,5 @@ func (r *Registry) forceLogout(u *user, gen uint64) {
 		r.log.Info("agent logged out: presence unavailable for the logout grace",
 			zap.String("user", u.info.ID), zap.Duration("grace", r.grace))
 	}
+	return events
 }

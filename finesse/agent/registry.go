@@ -86,6 +86,13 @@ type Registry struct {
 	// slice is parallel to it.
 	mrds []directory.MediaRoutingDomain
 
+	// listeners hear every state change, under the user's lock
+	// (AddListener); watchers hear, with no lock held, that a user's
+	// routing in an MRD may have changed (WatchMedia). Both are
+	// copy-on-write slices, so that reading them takes no lock.
+	listeners atomic.Pointer[[]func(Change)]
+	watchers  atomic.Pointer[[]func(MediaEvent)]
+
 	closed atomic.Bool
 }
 
@@ -111,10 +118,22 @@ type user struct {
 
 // media is the user's state in one non-voice MRD.
 type media struct {
-	mrd                directory.MediaRoutingDomain
-	state              State
-	reason             *directory.ReasonCode // with NOT_READY only
-	changed            time.Time
+	mrd directory.MediaRoutingDomain
+	// state is the state the MRD shows: chosen, or the state of the
+	// open tasks while the agent chose READY (display).
+	state State
+	// chosen is what the agent (or the system for it) last chose:
+	// READY, NOT_READY or LOGOUT.
+	chosen State
+	// reason goes with a chosen NOT_READY only.
+	reason  *directory.ReasonCode
+	changed time.Time
+	// load counts the agent's open task dialogs in the MRD, as the task
+	// router reports them (UpdateTasks).
+	load TaskLoad
+	// session counts the sign-ins to the MRD, so that the router can
+	// tell the tasks of a sign-in that ended from those of a later one.
+	session            uint64
 	maxDialogLimit     int
 	interruptAction    string
 	dialogLogoutAction string
@@ -158,6 +177,7 @@ func New(cfg Config) *Registry {
 			u.media = append(u.media, &media{
 				mrd:                m,
 				state:              StateLogout,
+				chosen:             StateLogout,
 				changed:            start,
 				maxDialogLimit:     m.MaxDialogLimit,
 				interruptAction:    InterruptActionAccept,
@@ -304,6 +324,7 @@ func (r *Registry) SetState(id string, req StateRequest) *Error {
 		}
 		u.enter(target, reason, r.now())
 		r.metrics.stateChanges.WithLabelValues(string(target)).Inc()
+		r.emitVoice(u)
 	}
 	r.publishUser(u, req.RequestID)
 	return nil
@@ -447,13 +468,32 @@ func (r *Registry) SetMedia(id string, mrdID int, req MediaRequest) *Error {
 	if err != nil {
 		return err
 	}
+	ev, err := r.applyMedia(u, m, req, opts, reason)
+	if err != nil {
+		return err
+	}
+	// The watchers (the task router) hear of the change with no lock
+	// held, so that they may read the registry back.
+	r.notifyWatchers(ev)
+	return nil
+}
 
+// applyMedia applies a validated media request under the user's lock
+// and returns the event the watchers are to hear.
+func (r *Registry) applyMedia(u *user, m *media, req MediaRequest, opts signInOptions,
+	reason *directory.ReasonCode) (MediaEvent, *Error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	eff, v := mediaMachine.check(req.Actor, m.state, req.State)
 	if v != legal {
-		return invalidState("state", fmt.Sprintf("Invalid state transition from %s to %s", m.state, req.State))
+		return MediaEvent{}, invalidState("state", fmt.Sprintf("Invalid state transition from %s to %s", m.state, req.State))
 	}
+	if req.Actor == ActorSelf && req.State == StateNotReady && m.load.Offered > 0 {
+		// "An agent cannot change to NOT_READY state if the agent has a
+		// pending incoming task" (DG125#179).
+		return MediaEvent{}, invalidState("state", fmt.Sprintf("Cannot change to NOT_READY in media %d with an offered dialog", m.mrd.ID))
+	}
+	ev := MediaEvent{UserID: u.info.ID, MRDID: m.mrd.ID}
 	switch eff {
 	case keep:
 		// Finesse refuses the second sign-in but keeps its options, which
@@ -465,30 +505,70 @@ func (r *Registry) SetMedia(id string, mrdID int, req MediaRequest) *Error {
 			RequestID: req.RequestID,
 			Source:    mediaURI(u.info.ID, m.mrd.ID),
 		})
-		return nil
+		return ev, nil
 	case enter:
 		target := req.State
 		if target == StateLogin {
 			target = StateNotReady
 			m.setOptions(opts)
 			m.routable = true
+			m.session++
+		}
+		if target == StateLogout {
+			ev.SignedOut, ev.Session, ev.DialogLogoutAction = true, m.session, m.dialogLogoutAction
 		}
 		m.enter(target, reason, r.now())
 		r.metrics.mediaStateChanges.WithLabelValues(string(target)).Inc()
+		r.emitMedia(u, m)
 	}
 	r.publishMedia(u, m, req.RequestID)
-	return nil
+	return ev, nil
 }
 
-// enter moves the agent into state in the MRD.
+// enter moves the agent into state in the MRD. READY, NOT_READY and
+// LOGOUT are choices: the MRD then shows the choice, or the state of the
+// agent's tasks while it chose READY (display). Any other state is the
+// system's and shows as it is.
 func (m *media) enter(state State, reason *directory.ReasonCode, now time.Time) {
 	if _, ok := mediaReasonCategories[state]; !ok {
 		reason = nil
 	}
-	m.state, m.reason, m.changed = state, reason, now
+	switch state {
+	case StateReady, StateNotReady, StateLogout:
+		m.chosen, m.reason = state, reason
+		m.state = m.display()
+	default:
+		m.state = state
+	}
+	m.changed = now
 	if state == StateLogout {
 		m.routable = false
 	}
+}
+
+// display is the state the MRD shows, by the precedence of Cisco's "Agent
+// States for Nonvoice Media" (FINESSE-REFERENCE §4.3): LOGOUT, then a
+// chosen NOT_READY (whatever the tasks do: the agent asked for it), then,
+// for an agent who chose READY, the highest state among its tasks
+// (ACTIVE > WORK_READY > PAUSED > RESERVED; an offered or accepted task
+// keeps the agent RESERVED, as the CTI server reports until START), and
+// READY without tasks.
+func (m *media) display() State {
+	switch {
+	case m.chosen == StateLogout:
+		return StateLogout
+	case m.chosen == StateNotReady:
+		return StateNotReady
+	case m.load.Active > 0:
+		return StateActive
+	case m.load.WrappingUp > 0:
+		return StateWorkReady
+	case m.load.Paused > 0:
+		return StatePaused
+	case m.load.Offered+m.load.Accepted > 0:
+		return StateReserved
+	}
+	return StateReady
 }
 
 // signInOptions are a media LOGIN's options, validated.

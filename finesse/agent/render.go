@@ -201,7 +201,7 @@ func appendMedia(dst []byte, userID string, m *media) []byte {
 	dst = appendElem(dst, "interruptible", strconv.FormatBool(m.mrd.Interruptible))
 	dst = appendElem(dst, "maxDialogLimit", strconv.Itoa(m.maxDialogLimit))
 	dst = appendElem(dst, "name", m.mrd.Name)
-	if m.reason != nil {
+	if m.reason != nil && m.state == StateNotReady {
 		dst = appendReasonCode(dst, *m.reason)
 		dst = appendElem(dst, "reasonCodeId", strconv.Itoa(m.reason.ID))
 	}

@@ -202,10 +202,16 @@ func (a *API) putMedia(w http.ResponseWriter, r *http.Request, caller directory.
 	accepted(w)
 }
 
-// GET /finesse/api/User/{id}/Dialogs
+// GET /finesse/api/User/{id}/Dialogs: the voice dialogs (none), or with
+// ?nonVoice=true the task dialogs too (the list the JavaScript library's
+// includeNonVoice asks for).
 func (a *API) getDialogs(w http.ResponseWriter, r *http.Request, caller directory.User) {
 	target, _, ok := a.targetUser(w, r, caller, selfSupervisorAdmin)
 	if !ok {
+		return
+	}
+	if a.cfg.Tasks != nil && strings.EqualFold(r.URL.Query().Get("nonVoice"), "true") {
+		writeXML(w, a.cfg.Tasks.UserDialogsXML(target.ID))
 		return
 	}
 	doc, ok := a.cfg.Agents.DialogsXML(target.ID)
@@ -237,11 +243,26 @@ func (a *API) getTeam(w http.ResponseWriter, r *http.Request, caller directory.U
 	writeXML(w, doc)
 }
 
-// GET /finesse/api/Dialog/{id}: there are no dialogs yet, so every id is
-// unknown (DG125#80's 404).
-func (a *API) getDialog(w http.ResponseWriter, r *http.Request, _ directory.User) {
-	writeAPIError(w, apiError{status: http.StatusNotFound, errType: errNotFound,
-		message: "Dialog not found", data: r.PathValue("id")})
+// GET /finesse/api/Dialog/{id}: an open task dialog, for its
+// participant, a supervisor of the participant's team, or an
+// administrator (DG125#80's 404 for any other id).
+func (a *API) getDialog(w http.ResponseWriter, r *http.Request, caller directory.User) {
+	id := r.PathValue("id")
+	if a.cfg.Tasks == nil {
+		writeAPIError(w, dialogNotFound(id))
+		return
+	}
+	doc, participant, ok := a.cfg.Tasks.DialogXML(id)
+	if !ok {
+		writeAPIError(w, dialogNotFound(id))
+		return
+	}
+	if !a.mayRead(caller, participant) {
+		writeAPIError(w, apiError{status: http.StatusUnauthorized, errType: errInvalidUser,
+			message: "The authenticated user may not read this dialog", data: caller.ID})
+		return
+	}
+	writeXML(w, doc)
 }
 
 // parseID reads a positive decimal id written without sign or leading

@@ -10,6 +10,7 @@ import (
 
 	"github.com/finesse-notify/finesse-notify/finesse/agent"
 	"github.com/finesse-notify/finesse-notify/finesse/directory"
+	"github.com/finesse-notify/finesse-notify/finesse/task"
 )
 
 // Defaults of Config.
@@ -34,6 +35,11 @@ type Config struct {
 	Directory *directory.Directory
 	// Agents is the agent model the User and Media calls act on. Required.
 	Agents *agent.Registry
+	// Tasks is the task router whose dialogs the Dialog calls show and
+	// act on. Without it there are no task dialogs: GET
+	// /finesse/api/Dialog/{id} answers 404, and PUT on it and
+	// /finesse/api/User/{id}/Media/{mrdId}/Dialogs are not served.
+	Tasks *task.Router
 	// Publisher carries the SystemInfo notifications; nil publishes none.
 	Publisher agent.Publisher
 	// Control acts on the XMPP side for the control endpoints; nil
@@ -153,6 +159,11 @@ type route struct {
 func (a *API) buildRoutes() []*route {
 	const api = "/finesse/api"
 	get := func(h handlerFunc) map[string]handlerFunc { return map[string]handlerFunc{http.MethodGet: h} }
+	// A task router adds the dialogs' actions and the per-MRD lists.
+	dialog := get(a.getDialog)
+	if a.cfg.Tasks != nil {
+		dialog[http.MethodPut] = a.putDialog
+	}
 	routes := []*route{
 		// SystemInfo's GET answers while out of service: it is how
 		// clients learn that the service is back (DG125#378, "poll
@@ -166,8 +177,11 @@ func (a *API) buildRoutes() []*route {
 			http.MethodGet: a.getMedia, http.MethodPut: a.putMedia}},
 		{pattern: api + "/User/{id}/Dialogs", methods: get(a.getDialogs)},
 		{pattern: api + "/Team/{id}", methods: get(a.getTeam)},
-		{pattern: api + "/Dialog/{id}", methods: get(a.getDialog)},
+		{pattern: api + "/Dialog/{id}", methods: dialog},
 		{pattern: api + "/", catchAll: true},
+	}
+	if a.cfg.Tasks != nil {
+		routes = append(routes, &route{pattern: api + "/User/{id}/Media/{mrdId}/Dialogs", methods: get(a.getMediaDialogs)})
 	}
 	for _, rt := range routes {
 		rt.finesseAPI = true

@@ -20,11 +20,14 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/finesse-notify/finesse-notify/bosh"
+	"github.com/finesse-notify/finesse-notify/ccp"
 	"github.com/finesse-notify/finesse-notify/finesse"
 	"github.com/finesse-notify/finesse-notify/finesse/agent"
 	"github.com/finesse-notify/finesse-notify/finesse/directory"
 	"github.com/finesse-notify/finesse-notify/finesse/rest"
+	"github.com/finesse-notify/finesse-notify/finesse/task"
 	"github.com/finesse-notify/finesse-notify/internal/selfsigned"
+	"github.com/finesse-notify/finesse-notify/iproc"
 	"github.com/finesse-notify/finesse-notify/presence"
 	"github.com/finesse-notify/finesse-notify/pubsub"
 	"github.com/finesse-notify/finesse-notify/server"
@@ -63,6 +66,9 @@ type App struct {
 	pubsub    *pubsub.Service
 	notifier  *finesse.Notifier
 	agents    *agent.Registry
+	router    *task.Router
+	contacts  *ccp.Contacts
+	iproc     *iproc.Service
 	bosh      *bosh.Handler
 	ws        http.Handler
 	tlsConfig *tls.Config
@@ -192,9 +198,30 @@ func (a *App) build() error {
 		Registerer:  a.registry,
 	})
 	a.presence.AddListener(a.agents)
-	rest.New(rest.Config{
+	a.contacts = ccp.NewContacts(ccp.ContactsConfig{
+		Directory:   a.dir,
+		Publisher:   a.notifier,
+		MaxContacts: cfg.CCPMaxContacts,
+		Retention:   cfg.CCPContactRetention,
+		PollExpiry:  cfg.CCPPollExpiry,
+		Logger:      a.log.Named("ccp"),
+		Registerer:  a.registry,
+	})
+	a.router = task.New(task.Config{
 		Directory:    a.dir,
 		Agents:       a.agents,
+		Publisher:    a.notifier,
+		Observer:     a.contacts,
+		OfferTimeout: cfg.TaskOfferTimeout,
+		MaxQueued:    cfg.TaskMaxQueued,
+		MaxHistory:   cfg.TaskMaxHistory,
+		Logger:       a.log.Named("task"),
+		Registerer:   a.registry,
+	})
+	restAPI := rest.New(rest.Config{
+		Directory:    a.dir,
+		Agents:       a.agents,
+		Tasks:        a.router,
 		Publisher:    a.notifier,
 		Control:      a.notifier,
 		Domain:       cfg.Domain,
@@ -205,7 +232,32 @@ func (a *App) build() error {
 		MaxBodyBytes: int64(cfg.RESTMaxBodyBytes),
 		Logger:       a.log.Named("rest"),
 		Registerer:   a.registry,
+	})
+	restAPI.Register(a.HandleREST)
+	ccp.New(ccp.Config{
+		Directory:    a.dir,
+		Contacts:     a.contacts,
+		Router:       a.router,
+		Authenticate: restAPI.Authenticate,
+		MaxBodyBytes: int64(cfg.RESTMaxBodyBytes),
+		Logger:       a.log.Named("ccp"),
+		Registerer:   a.registry,
 	}).Register(a.HandleREST)
+	a.iproc = iproc.New(iproc.Config{
+		// A snapshot: the service diffs it against the next reload's.
+		Directory: a.dir.Snapshot(),
+		Agents:    iprocAgents{agents: a.agents, dir: a.dir},
+		Journeys:  iprocJourneys{router: a.router, now: time.Now},
+		Descriptor: iproc.Descriptor{Vendor: "finesse-notify", Version: Version(),
+			CTIVendor: ctiVendor, CTIVersion: ctiVersion, InstanceDomain: cfg.Domain},
+		MaxFrameBytes:  cfg.IPROCMaxFrameBytes,
+		MaxConnections: cfg.IPROCMaxConnections,
+		CheckOrigin:    originChecker(cfg.CORSOrigin),
+		Logger:         a.log.Named("iproc"),
+		Registerer:     a.registry,
+	})
+	a.HandleREST(InteractionProcessorPath, a.iproc)
+	a.OnDirectoryReload(a.iproc.DirectoryChanged)
 	a.bosh, err = bosh.New(a.srv, bosh.Config{
 		MaxWait:      cfg.BOSHMaxWait,
 		Inactivity:   cfg.BOSHInactivity,
@@ -439,6 +491,9 @@ func (a *App) Endpoints() []Endpoint {
 		if l.name == ListenerREST {
 			add(l.name, l.http, "/finesse/api/", "the Finesse REST API (HTTP Basic)")
 			add(l.name, l.http, PublishPath+"?node=NODE", "POST an Update to a pubsub node (administrators)")
+			add(l.name, l.http, "/ccp/rest/task/feed/100000", "the CCP Task API: submit a task (feeds from the directory)")
+			add(l.name, l.http, "/ccp-webapp/ccp/feed", "CCP feeds, campaigns and social contacts (administrators)")
+			add(l.name, l.ws, InteractionProcessorPath, "the Interaction Processor service (JSON over WebSocket)")
 			add(l.name, l.http, rest.ControlPrefix+"/", "testers' controls: system status, finesse@ presence, ending sessions (administrators)")
 		}
 	}
@@ -507,7 +562,11 @@ func (a *App) shutdown(ctx context.Context) error {
 	}
 	a.bosh.Close()
 	a.presence.Close()
+	a.router.Close()
 	a.agents.Close()
+	// Its connections are hijacked from the HTTP servers, which would not
+	// wait for them.
+	a.iproc.Close()
 	// Every session has ended, so what an HTTP server still holds is a
 	// short request (health, metrics, a publish) or a connection that has
 	// sent nothing, such as a browser's preconnect, which Shutdown would

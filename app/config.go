@@ -6,6 +6,10 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/finesse-notify/finesse-notify/ccp"
+	"github.com/finesse-notify/finesse-notify/finesse/task"
+	"github.com/finesse-notify/finesse-notify/iproc"
 )
 
 // Config is everything the service needs to start. DefaultConfig gives the
@@ -91,6 +95,23 @@ type Config struct {
 	RESTLockout         time.Duration
 	// RESTMaxBodyBytes bounds a REST request body.
 	RESTMaxBodyBytes int
+	// TaskOfferTimeout is how long an offered task waits for ACCEPT before
+	// it is requeued and the agent made NOT_READY in its MRD;
+	// TaskMaxQueued bounds the tasks waiting; TaskMaxHistory the finished
+	// tasks whose routing history (call journey) is kept.
+	TaskOfferTimeout time.Duration
+	TaskMaxQueued    int
+	TaskMaxHistory   int
+	// CCPMaxContacts bounds the Task API's contacts; CCPContactRetention
+	// is how long a handled or discarded one is kept; CCPPollExpiry is how
+	// long a task's poll URL lives unpolled (CCP's 5 minutes).
+	CCPMaxContacts      int
+	CCPContactRetention time.Duration
+	CCPPollExpiry       time.Duration
+	// IPROCMaxFrameBytes bounds a message to the Interaction Processor
+	// service; IPROCMaxConnections bounds its open connections.
+	IPROCMaxFrameBytes  int
+	IPROCMaxConnections int
 	// ShutdownTimeout bounds Shutdown.
 	ShutdownTimeout time.Duration
 
@@ -167,6 +188,14 @@ func DefaultConfig() Config {
 		RESTMaxAuthFailures:    DefaultRESTMaxAuthFailures,
 		RESTLockout:            DefaultRESTLockout,
 		RESTMaxBodyBytes:       DefaultRESTMaxBodyBytes,
+		TaskOfferTimeout:       task.DefaultOfferTimeout,
+		TaskMaxQueued:          task.DefaultMaxQueued,
+		TaskMaxHistory:         task.DefaultMaxHistory,
+		CCPMaxContacts:         ccp.DefaultMaxContacts,
+		CCPContactRetention:    ccp.DefaultRetention,
+		CCPPollExpiry:          ccp.DefaultPollExpiry,
+		IPROCMaxFrameBytes:     iproc.DefaultMaxFrameBytes,
+		IPROCMaxConnections:    iproc.DefaultMaxConnections,
 	}
 }
 
@@ -196,6 +225,9 @@ func (c *Config) validate() error {
 		{"shutdown timeout", c.ShutdownTimeout},
 		{"logout grace", c.LogoutGrace},
 		{"REST lockout", c.RESTLockout},
+		{"task offer timeout", c.TaskOfferTimeout},
+		{"CCP contact retention", c.CCPContactRetention},
+		{"CCP poll expiry", c.CCPPollExpiry},
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %s is negative", d.name, d.v))
@@ -218,6 +250,11 @@ func (c *Config) validate() error {
 		{"pubsub max payload bytes", c.PubSubMaxPayloadBytes},
 		{"REST max auth failures", c.RESTMaxAuthFailures},
 		{"REST max body bytes", c.RESTMaxBodyBytes},
+		{"task max queued", c.TaskMaxQueued},
+		{"task max history", c.TaskMaxHistory},
+		{"CCP max contacts", c.CCPMaxContacts},
+		{"interaction processor max frame bytes", c.IPROCMaxFrameBytes},
+		{"interaction processor max connections", c.IPROCMaxConnections},
 	} {
 		if n.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %d is negative", n.name, n.v))

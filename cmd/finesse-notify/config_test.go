@@ -143,7 +143,10 @@ cors-origin: https://file.example
 				"--send-queue-stanzas=10", "--send-queue-bytes=20000", "--max-auth-failures=4", "--max-resources-per-user=5",
 				"--negotiation-timeout=6s", "--shutdown-timeout=8s", "--log-level=DEBUG", "--log-format=console",
 				"--pubsub-max-items=3", "--pubsub-max-subscriptions=7", "--pubsub-max-payload-bytes=5000",
-				"--logout-grace=9s", "--rest-max-auth-failures=6", "--rest-lockout=2m", "--rest-max-body-bytes=4096"},
+				"--logout-grace=9s", "--rest-max-auth-failures=6", "--rest-lockout=2m", "--rest-max-body-bytes=4096",
+				"--pprof-addr=f:6", "--iproc-max-frame-bytes=2048", "--iproc-max-connections=11",
+				"--task-offer-timeout=12s", "--task-max-queued=13", "--task-max-history=14",
+				"--ccp-max-contacts=15", "--ccp-contact-retention=16s", "--ccp-poll-expiry=17s"},
 			check: func(t *testing.T, o *options) {
 				c := o.app
 				want := app.Config{
@@ -155,6 +158,9 @@ cors-origin: https://file.example
 					MaxResourcesPerUser: 5, NegotiationTimeout: 6 * time.Second, ShutdownTimeout: 8 * time.Second,
 					PubSubMaxItems: 3, PubSubMaxSubscriptions: 7, PubSubMaxPayloadBytes: 5000,
 					LogoutGrace: 9 * time.Second, RESTMaxAuthFailures: 6, RESTLockout: 2 * time.Minute, RESTMaxBodyBytes: 4096,
+					PprofAddr: "f:6", IPROCMaxFrameBytes: 2048, IPROCMaxConnections: 11,
+					TaskOfferTimeout: 12 * time.Second, TaskMaxQueued: 13, TaskMaxHistory: 14,
+					CCPMaxContacts: 15, CCPContactRetention: 16 * time.Second, CCPPollExpiry: 17 * time.Second,
 				}
 				if !reflect.DeepEqual(c, want) {
 					t.Errorf("got  %+v\nwant %+v", c, want)
@@ -262,7 +268,9 @@ func TestHelpListsEverySetting(t *testing.T) {
 		"--send-queue-stanzas", "--send-queue-bytes", "--max-auth-failures", "--max-resources-per-user",
 		"--negotiation-timeout", "--shutdown-timeout", "--log-format", "--config",
 		"--pubsub-max-items", "--pubsub-max-subscriptions", "--pubsub-max-payload-bytes",
-		"--logout-grace", "--rest-max-auth-failures", "--rest-lockout", "--rest-max-body-bytes"} {
+		"--logout-grace", "--rest-max-auth-failures", "--rest-lockout", "--rest-max-body-bytes",
+		"--pprof-addr", "--iproc-max-frame-bytes", "--iproc-max-connections", "--task-offer-timeout",
+		"--task-max-queued", "--task-max-history", "--ccp-max-contacts", "--ccp-contact-retention", "--ccp-poll-expiry"} {
 		if !strings.Contains(help, want+" ") {
 			t.Errorf("help lacks the required flag %s", want)
 		}

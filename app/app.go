@@ -198,6 +198,7 @@ func (a *App) build() error {
 		Registerer:  a.registry,
 	})
 	a.presence.AddListener(a.agents)
+	a.OnDirectoryReload(a.agents.DirectoryChanged)
 	a.contacts = ccp.NewContacts(ccp.ContactsConfig{
 		Directory:   a.dir,
 		Publisher:   a.notifier,
@@ -219,19 +220,22 @@ func (a *App) build() error {
 		Registerer:   a.registry,
 	})
 	restAPI := rest.New(rest.Config{
-		Directory:    a.dir,
-		Agents:       a.agents,
-		Tasks:        a.router,
-		Publisher:    a.notifier,
-		Control:      a.notifier,
-		Domain:       cfg.Domain,
-		PubSubDomain: a.pubsub.JID(),
-		Host:         cfg.Domain,
-		MaxFailures:  cfg.RESTMaxAuthFailures,
-		Lockout:      cfg.RESTLockout,
-		MaxBodyBytes: int64(cfg.RESTMaxBodyBytes),
-		Logger:       a.log.Named("rest"),
-		Registerer:   a.registry,
+		Directory: a.dir,
+		Agents:    a.agents,
+		Tasks:     a.router,
+		Publisher: a.notifier,
+		// The reload is an App method: it swaps the directory and tells
+		// the agents, the Interaction Processor and the XMPP side.
+		ReloadDirectory: a.ReloadDirectory,
+		Control:         a.notifier,
+		Domain:          cfg.Domain,
+		PubSubDomain:    a.pubsub.JID(),
+		Host:            cfg.Domain,
+		MaxFailures:     cfg.RESTMaxAuthFailures,
+		Lockout:         cfg.RESTLockout,
+		MaxBodyBytes:    int64(cfg.RESTMaxBodyBytes),
+		Logger:          a.log.Named("rest"),
+		Registerer:      a.registry,
 	})
 	restAPI.Register(a.HandleREST)
 	ccp.New(ccp.Config{

@@ -1,24 +1,21 @@
 package app
 
 import (
-	"errors"
 	"fmt"
 
 	"go.uber.org/zap"
 
 	"github.com/finesse-notify/finesse-notify/finesse/directory"
+	"github.com/finesse-notify/finesse-notify/finesse/rest"
 	"github.com/finesse-notify/finesse-notify/server"
 )
 
 // DirectoryReload says what a reload changed.
-type DirectoryReload struct {
-	Users, Teams   int // in the directory now
-	Added, Removed int // users
-}
+type DirectoryReload = rest.DirectoryReload
 
 // ErrNoDirectoryFile is ReloadDirectory's answer when the service runs on
 // the embedded default directory: there is no file to read again.
-var ErrNoDirectoryFile = errors.New("no --directory file: the embedded default directory cannot be reloaded")
+var ErrNoDirectoryFile = rest.ErrNoDirectoryFile
 
 // OnDirectoryReload registers f, called after every successful reload with
 // the directory's contents before and after it (two immutable snapshots).

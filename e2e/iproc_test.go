@@ -135,14 +135,26 @@ func TestInteractionProcessorFollowsTheTeam(t *testing.T) {
 
 	write("  - {id: '1001', password: password, firstName: Alice, lastName: Adams, role: Agent, team: 1, extension: '3001'}\n" +
 		"  - {id: '1003', password: password, firstName: Carol, lastName: Chen, role: Agent, team: 1, extension: '3003'}\n")
-	if _, err := a.ReloadDirectory(); err != nil {
-		t.Fatal(err)
+	// The administrator's reload call, as SIGHUP would.
+	ans := restCall(t, hc, a, http.MethodPost, "admin", "password", "/finesse-notify/control/directory/reload", "", "")
+	if want := "<directoryReloaded users='3' teams='1' added='1' removed='1'/>"; ans.status != http.StatusOK || ans.body != want {
+		t.Fatalf("reload: %d %s, want 200 %s", ans.status, ans.body, want)
 	}
 	if got := members(ip.event("report.teamstatus.memberremoved")); len(got) != 1 || got["1002"] != "" {
 		t.Errorf("memberremoved members %v, want 1002", got)
 	}
 	if got := members(ip.event("report.teamstatus.memberadded")); len(got) != 1 || got["1003"] != "not_ready" {
 		t.Errorf("memberadded members %v, want 1003 not_ready", got)
+	}
+
+	// The added user has an agent state: its REST change reaches the stream.
+	putUserState(t, hc, a, "1003", "1003", "<state>LOGIN</state><extension>3003</extension>", "ip-added")
+	if got := members(ip.event("report.teamstatus.memberstatuschanged")); len(got) != 1 || got["1003"] != "not_ready" {
+		t.Errorf("after the added user's LOGIN: members %v, want 1003 not_ready", got)
+	}
+	// A removed user is gone from the REST API too.
+	if ans := restCall(t, hc, a, http.MethodGet, "admin", "password", "/finesse/api/User/1002", "", ""); ans.status != http.StatusNotFound {
+		t.Errorf("GET the removed user: %d, want 404", ans.status)
 	}
 
 	if r := ip.call("report.teamstatus.end", map[string]any{"agentId": "1001"}); r["result"] != "success" {
@@ -176,5 +188,18 @@ func TestInteractionProcessorSessionOverride(t *testing.T) {
 	if r := second.call("prepareSession", map[string]any{"model": "uccx", "override": false,
 		"agent": map[string]any{"id": "1002", "password": "wrong"}}); r["result"] != "failure" {
 		t.Errorf("prepareSession with a wrong password: %v", r)
+	}
+}
+
+// TestDirectoryReloadRefusals: the reload call is for administrators, and
+// without a --directory file there is nothing to reload.
+func TestDirectoryReloadRefusals(t *testing.T) {
+	a := startApp(t, nil)
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig(t, a)}}
+	if ans := restCall(t, hc, a, http.MethodPost, "1001", "password", "/finesse-notify/control/directory/reload", "", ""); ans.status != http.StatusForbidden {
+		t.Errorf("an agent's reload: %d %s, want 403", ans.status, ans.body)
+	}
+	if ans := restCall(t, hc, a, http.MethodPost, "admin", "password", "/finesse-notify/control/directory/reload", "", ""); ans.status != http.StatusConflict {
+		t.Errorf("reload without a directory file: %d %s, want 409", ans.status, ans.body)
 	}
 }

@@ -43,7 +43,7 @@ func (r *Registry) emitVoice(u *user) {
 	if ls == nil {
 		return
 	}
-	c := Change{UserID: u.info.ID, TeamID: u.info.TeamID, State: u.state, ReasonCode: u.reason, At: u.changed}
+	c := Change{UserID: u.info().ID, TeamID: u.info().TeamID, State: u.state, ReasonCode: u.reason, At: u.changed}
 	for _, l := range *ls {
 		l(c)
 	}
@@ -55,7 +55,7 @@ func (r *Registry) emitMedia(u *user, m *media) {
 	if ls == nil {
 		return
 	}
-	c := Change{UserID: u.info.ID, TeamID: u.info.TeamID, MRDID: m.mrd.ID, State: m.state, At: m.changed}
+	c := Change{UserID: u.info().ID, TeamID: u.info().TeamID, MRDID: m.mrd.ID, State: m.state, At: m.changed}
 	if m.state == StateNotReady {
 		c.ReasonCode = m.reason
 	}

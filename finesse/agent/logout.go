@@ -24,7 +24,7 @@ func (r *Registry) PresenceEvent(ev presence.Event) {
 	switch {
 	case ev.Kind == presence.Available || ev.UserAvailable:
 		if u.cancelTimer() {
-			r.log.Debug("forced logout cancelled: the user is back", zap.String("user", u.info.ID),
+			r.log.Debug("forced logout cancelled: the user is back", zap.String("user", u.info().ID),
 				zap.Stringer("jid", ev.JID))
 		}
 	case ev.Kind == presence.Unavailable:
@@ -75,7 +75,7 @@ func (r *Registry) forceLogoutLocked(u *user, gen uint64) []MediaEvent {
 			reason = &rc
 		} else {
 			r.log.Warn("the directory has no LOGOUT reason code 255: forced logout without a reason",
-				zap.String("user", u.info.ID))
+				zap.String("user", u.info().ID))
 		}
 		u.enter(StateLogout, reason, now)
 		r.metrics.stateChanges.WithLabelValues(string(StateLogout)).Inc()
@@ -88,7 +88,7 @@ func (r *Registry) forceLogoutLocked(u *user, gen uint64) []MediaEvent {
 		if m.state == StateLogout {
 			continue
 		}
-		events = append(events, MediaEvent{UserID: u.info.ID, MRDID: m.mrd.ID, SignedOut: true,
+		events = append(events, MediaEvent{UserID: u.info().ID, MRDID: m.mrd.ID, SignedOut: true,
 			Session: m.session, DialogLogoutAction: m.dialogLogoutAction})
 		m.enter(StateLogout, nil, now)
 		r.metrics.mediaStateChanges.WithLabelValues(string(StateLogout)).Inc()
@@ -99,7 +99,7 @@ func (r *Registry) forceLogoutLocked(u *user, gen uint64) []MediaEvent {
 	if loggedOut {
 		r.metrics.forcedLogouts.Inc()
 		r.log.Info("agent logged out: presence unavailable for the logout grace",
-			zap.String("user", u.info.ID), zap.Duration("grace", r.grace))
+			zap.String("user", u.info().ID), zap.Duration("grace", r.grace))
 	}
 	return events
 }

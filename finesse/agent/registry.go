@@ -79,9 +79,11 @@ type Registry struct {
 	metrics   *metrics
 	afterFunc func(time.Duration, func()) stopper
 
-	// users holds every directory user by lower-case id. The map is built
-	// by New and only read afterwards; each entry has its own lock.
-	users map[string]*user
+	// users holds every directory user by lower-case id. The map is never
+	// changed once stored: a directory reload stores a new one
+	// (DirectoryChanged, under reloadMu). Each entry has its own lock.
+	users    atomic.Pointer[map[string]*user]
+	reloadMu sync.Mutex
 	// mrds are the non-voice MRDs, in directory order; every user's media
 	// slice is parallel to it.
 	mrds []directory.MediaRoutingDomain
@@ -98,7 +100,9 @@ type Registry struct {
 
 // user is one agent's state. Everything below mu is guarded by it.
 type user struct {
-	info directory.User // fixed
+	// entry is the user's directory entry: replaced whole by a reload,
+	// read with info().
+	entry atomic.Pointer[directory.User]
 
 	mu            sync.Mutex
 	state         State
@@ -163,43 +167,86 @@ func New(cfg Config) *Registry {
 		log:       cfg.Logger,
 		metrics:   newMetrics(cfg.Registerer),
 		afterFunc: cfg.afterFunc,
-		users:     make(map[string]*user),
 	}
 	for _, m := range r.dir.MediaRoutingDomains() {
 		if !m.Voice {
 			r.mrds = append(r.mrds, m)
 		}
 	}
+	users := make(map[string]*user)
 	start := r.now()
 	for _, info := range r.dir.Users() {
-		u := &user{info: info, state: StateLogout, changed: start, extension: info.Extension}
-		for _, m := range r.mrds {
-			u.media = append(u.media, &media{
-				mrd:                m,
-				state:              StateLogout,
-				chosen:             StateLogout,
-				changed:            start,
-				maxDialogLimit:     m.MaxDialogLimit,
-				interruptAction:    InterruptActionAccept,
-				dialogLogoutAction: DialogLogoutActionClose,
-			})
-		}
-		r.users[strings.ToLower(info.ID)] = u
+		users[strings.ToLower(info.ID)] = r.newUser(info, start)
 	}
+	r.users.Store(&users)
 	return r
+}
+
+// newUser is a user signed out of voice and of every non-voice MRD since
+// start.
+func (r *Registry) newUser(info directory.User, start time.Time) *user {
+	u := &user{state: StateLogout, changed: start, extension: info.Extension}
+	u.entry.Store(&info)
+	for _, m := range r.mrds {
+		u.media = append(u.media, &media{
+			mrd:                m,
+			state:              StateLogout,
+			chosen:             StateLogout,
+			changed:            start,
+			maxDialogLimit:     m.MaxDialogLimit,
+			interruptAction:    InterruptActionAccept,
+			dialogLogoutAction: DialogLogoutActionClose,
+		})
+	}
+	return u
+}
+
+// info is the user's directory entry.
+func (u *user) info() directory.User { return *u.entry.Load() }
+
+// DirectoryChanged takes a directory reload into account: users new to
+// the directory get an agent state (signed out), users no longer in it
+// lose theirs (and their forced-logout timer), and the others keep their
+// state under their new entry (name, team, role). Media routing domains
+// are read at start only. The app calls it after the directory's contents
+// were swapped.
+func (r *Registry) DirectoryChanged(_, current *directory.Directory) {
+	r.reloadMu.Lock()
+	defer r.reloadMu.Unlock()
+	old := *r.users.Load()
+	next := make(map[string]*user, len(old))
+	start := r.now()
+	for _, info := range current.Users() {
+		key := strings.ToLower(info.ID)
+		u, kept := old[key]
+		if !kept {
+			next[key] = r.newUser(info, start)
+			continue
+		}
+		u.entry.Store(&info)
+		next[key] = u
+	}
+	r.users.Store(&next)
+	for key, u := range old {
+		if _, kept := next[key]; !kept {
+			u.mu.Lock()
+			u.cancelTimer()
+			u.mu.Unlock()
+		}
+	}
 }
 
 // Close stops every forced-logout timer; none starts afterwards.
 func (r *Registry) Close() {
 	r.closed.Store(true)
-	for _, u := range r.users {
+	for _, u := range *r.users.Load() {
 		u.mu.Lock()
 		u.cancelTimer()
 		u.mu.Unlock()
 	}
 }
 
-func (r *Registry) user(id string) *user { return r.users[strings.ToLower(id)] }
+func (r *Registry) user(id string) *user { return (*r.users.Load())[strings.ToLower(id)] }
 
 // State returns the user's voice state and the id of its reason code (0
 // when none); ok is false for an unknown user.
@@ -278,8 +325,8 @@ func (r *Registry) SetState(id string, req StateRequest) *Error {
 	if u == nil {
 		return notFound(id, "User "+id+" not found")
 	}
-	if u.info.Role == directory.RoleAdministrator {
-		return invalidInput("state", "User "+u.info.ID+" is an administrator and has no agent state")
+	if u.info().Role == directory.RoleAdministrator {
+		return invalidInput("state", "User "+u.info().ID+" is an administrator and has no agent state")
 	}
 	if err := checkRequested(userMachine, req.State, req.Actor); err != nil {
 		return err
@@ -293,7 +340,7 @@ func (r *Registry) SetState(id string, req StateRequest) *Error {
 		}
 	}
 	given := req.HasReasonCode || req.ReasonCodeID != 0
-	reason, err := r.requestedReason(u.info, req.State, req.ReasonCodeID, given, req.Actor, userReasonCategories)
+	reason, err := r.requestedReason(u.info(), req.State, req.ReasonCodeID, given, req.Actor, userReasonCategories)
 	if err != nil {
 		return err
 	}
@@ -464,7 +511,7 @@ func (r *Registry) SetMedia(id string, mrdID int, req MediaRequest) *Error {
 		}
 	}
 	given := req.HasReasonCode || req.ReasonCodeID != 0
-	reason, err := r.requestedReason(u.info, req.State, req.ReasonCodeID, given, req.Actor, mediaReasonCategories)
+	reason, err := r.requestedReason(u.info(), req.State, req.ReasonCodeID, given, req.Actor, mediaReasonCategories)
 	if err != nil {
 		return err
 	}
@@ -493,17 +540,17 @@ func (r *Registry) applyMedia(u *user, m *media, req MediaRequest, opts signInOp
 		// pending incoming task" (DG125#179).
 		return MediaEvent{}, invalidState("state", fmt.Sprintf("Cannot change to NOT_READY in media %d with an offered dialog", m.mrd.ID))
 	}
-	ev := MediaEvent{UserID: u.info.ID, MRDID: m.mrd.ID}
+	ev := MediaEvent{UserID: u.info().ID, MRDID: m.mrd.ID}
 	switch eff {
 	case keep:
 		// Finesse refuses the second sign-in but keeps its options, which
 		// is how a client restores them after a failover.
 		m.setOptions(opts)
-		r.publish(finesse.UserMediaNode(u.info.ID), finesse.Update{
+		r.publish(finesse.UserMediaNode(u.info().ID), finesse.Update{
 			Data:      alreadyLoggedInError(m.mrd.ID),
 			Event:     "PUT",
 			RequestID: req.RequestID,
-			Source:    mediaURI(u.info.ID, m.mrd.ID),
+			Source:    mediaURI(u.info().ID, m.mrd.ID),
 		})
 		return ev, nil
 	case enter:
@@ -618,17 +665,17 @@ func checkSignIn(mrd directory.MediaRoutingDomain, req MediaRequest) (signInOpti
 // publishUser publishes the user's full <user> on its node and its summary
 // on its team's node. u.mu is held.
 func (r *Registry) publishUser(u *user, requestID string) {
-	source := finesse.UserNode(u.info.ID)
+	source := finesse.UserNode(u.info().ID)
 	r.publish(source, finesse.Update{
 		Data:      r.appendUser(nil, "user", u),
 		Event:     "PUT",
 		RequestID: requestID,
 		Source:    source,
 	})
-	if _, ok := r.dir.Team(u.info.TeamID); !ok {
+	if _, ok := r.dir.Team(u.info().TeamID); !ok {
 		return // an administrator without a team
 	}
-	r.publish(finesse.TeamUsersNode(u.info.TeamID), finesse.Update{
+	r.publish(finesse.TeamUsersNode(u.info().TeamID), finesse.Update{
 		Data:      appendTeamUser(nil, "user", u),
 		Event:     "PUT",
 		RequestID: requestID,
@@ -638,11 +685,11 @@ func (r *Registry) publishUser(u *user, requestID string) {
 
 // publishMedia publishes the user's <Media> of one MRD. u.mu is held.
 func (r *Registry) publishMedia(u *user, m *media, requestID string) {
-	r.publish(finesse.UserMediaNode(u.info.ID), finesse.Update{
-		Data:      appendMedia(nil, u.info.ID, m),
+	r.publish(finesse.UserMediaNode(u.info().ID), finesse.Update{
+		Data:      appendMedia(nil, u.info().ID, m),
 		Event:     "PUT",
 		RequestID: requestID,
-		Source:    mediaURI(u.info.ID, m.mrd.ID),
+		Source:    mediaURI(u.info().ID, m.mrd.ID),
 	})
 }
 

@@ -197,7 +197,7 @@ func TestSetStateRefusals(t *testing.T) {
 				f.must(t, c.id, s)
 			}
 			var before []byte
-			if _, known := f.r.users[c.id]; known {
+			if f.r.user(c.id) != nil {
 				before, _ = f.r.UserXML(c.id)
 			}
 			n := f.pub.len()

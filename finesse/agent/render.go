@@ -58,7 +58,7 @@ func (r *Registry) MediaXML(id string, mrdID int) ([]byte, bool) {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return appendMedia(nil, u.info.ID, m), true
+	return appendMedia(nil, u.info().ID, m), true
 }
 
 // MediaListXML renders GET /finesse/api/User/<id>/Media: every non-voice
@@ -72,7 +72,7 @@ func (r *Registry) MediaListXML(id string) ([]byte, bool) {
 	defer u.mu.Unlock()
 	b := append([]byte(nil), "<MediaList>"...)
 	for _, m := range u.media {
-		b = appendMedia(b, u.info.ID, m)
+		b = appendMedia(b, u.info().ID, m)
 	}
 	return append(b, "</MediaList>"...), true
 }
@@ -112,7 +112,7 @@ func (r *Registry) ReasonCodesXML(id string, category directory.Category) ([]byt
 	b := append([]byte(nil), `<ReasonCodes category="`...)
 	b = appendAttr(b, string(category))
 	b = append(b, `">`...)
-	for _, rc := range r.dir.ReasonCodesFor(u.info.ID, category) {
+	for _, rc := range r.dir.ReasonCodesFor(u.info().ID, category) {
 		b = appendReasonCodeListed(b, rc)
 	}
 	return append(b, "</ReasonCodes>"...), true
@@ -129,27 +129,27 @@ func (r *Registry) DialogsXML(id string) ([]byte, bool) {
 // appendUser appends the full User object under root ("User" for REST,
 // "user" for notifications). u.mu is held.
 func (r *Registry) appendUser(dst []byte, root string, u *user) []byte {
-	id := u.info.ID
+	id := u.info().ID
 	dst = appendOpen(dst, root)
 	dst = appendElem(dst, "dialogs", dialogsURI(id))
 	dst = appendElem(dst, "extension", u.extension)
-	dst = appendElem(dst, "firstName", u.info.FirstName)
-	dst = appendElem(dst, "lastName", u.info.LastName)
+	dst = appendElem(dst, "firstName", u.info().FirstName)
+	dst = appendElem(dst, "lastName", u.info().LastName)
 	dst = appendElem(dst, "loginId", id)
-	dst = appendElem(dst, "loginName", u.info.LoginName)
+	dst = appendElem(dst, "loginName", u.info().LoginName)
 	dst = appendElem(dst, "pendingState", string(u.pending))
 	if u.reason != nil {
 		dst = appendReasonCode(dst, *u.reason)
 		dst = appendElem(dst, "reasonCodeId", strconv.Itoa(u.reason.ID))
 	}
 	dst = append(dst, "<roles>"...)
-	for _, role := range roles(u.info.Role) {
+	for _, role := range roles(u.info().Role) {
 		dst = appendElem(dst, "role", string(role))
 	}
 	dst = append(dst, "</roles><settings><wrapUpOnIncoming>OPTIONAL</wrapUpOnIncoming></settings>"...)
 	dst = appendElem(dst, "state", string(u.state))
 	dst = appendElem(dst, "stateChangeTime", formatTime(u.changed))
-	if team, ok := r.dir.Team(u.info.TeamID); ok {
+	if team, ok := r.dir.Team(u.info().TeamID); ok {
 		dst = appendElem(dst, "teamId", strconv.Itoa(team.ID))
 		dst = appendElem(dst, "teamName", team.Name)
 	} else {
@@ -170,12 +170,12 @@ func roles(r directory.Role) []directory.Role {
 // appendTeamUser appends the summary of a team member, in the order of
 // Cisco's Team documentation. u.mu is held.
 func appendTeamUser(dst []byte, root string, u *user) []byte {
-	id := u.info.ID
+	id := u.info().ID
 	dst = appendOpen(dst, root)
 	dst = appendElem(dst, "uri", finesse.UserNode(id))
 	dst = appendElem(dst, "loginId", id)
-	dst = appendElem(dst, "firstName", u.info.FirstName)
-	dst = appendElem(dst, "lastName", u.info.LastName)
+	dst = appendElem(dst, "firstName", u.info().FirstName)
+	dst = appendElem(dst, "lastName", u.info().LastName)
 	dst = appendElem(dst, "dialogs", dialogsURI(id))
 	dst = appendElem(dst, "extension", u.extension)
 	dst = appendElem(dst, "pendingState", string(u.pending))

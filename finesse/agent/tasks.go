@@ -157,7 +157,7 @@ func (r *Registry) UpdateTasks(id string, mrdID int, up TaskUpdate) (MediaRoutin
 			rona = &rc
 		} else {
 			r.log.Warn("the directory has no NOT_READY reason code 32767: RONA without a reason",
-				zap.String("user", u.info.ID), zap.Int("mrd", mrdID))
+				zap.String("user", u.info().ID), zap.Int("mrd", mrdID))
 		}
 	}
 

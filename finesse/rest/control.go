@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -129,4 +130,41 @@ func (a *API) controlEndSessions(w http.ResponseWriter, r *http.Request, caller 
 	w.Header().Set("Content-Type", xmlContentType)
 	w.WriteHeader(http.StatusOK)
 	io.WriteString(w, "<sessionsEnded user='"+xmlText(user.ID)+"' count='"+strconv.Itoa(n)+"'/>")
+}
+
+// ErrNoDirectoryFile is what Config.ReloadDirectory returns when the
+// service runs on the embedded directory: there is no file to read again.
+var ErrNoDirectoryFile = errors.New("no --directory file: the embedded default directory cannot be reloaded")
+
+// POST /finesse-notify/control/directory/reload
+//
+// Reads the --directory file again, as SIGHUP does. Answers 200
+// <directoryReloaded users='…' teams='…' added='…' removed='…'/>; 409 when
+// the server runs on the embedded directory; 400 with the file's problems
+// when it is invalid (the directory in use is then unchanged).
+func (a *API) controlReload(w http.ResponseWriter, _ *http.Request, caller directory.User) {
+	if !adminOnly(w, caller) {
+		return
+	}
+	if a.cfg.ReloadDirectory == nil {
+		writeAPIError(w, apiError{status: http.StatusNotImplemented, errType: errNotImplemented,
+			message: "No directory reload is configured"})
+		return
+	}
+	change, err := a.cfg.ReloadDirectory()
+	switch {
+	case errors.Is(err, ErrNoDirectoryFile):
+		writeAPIError(w, apiError{status: http.StatusConflict, errType: errInvalidState,
+			message: err.Error()})
+		return
+	case err != nil:
+		writeAPIError(w, apiError{status: http.StatusBadRequest, errType: errInvalidInput,
+			message: "The directory file is invalid; the directory in use is unchanged", data: err.Error()})
+		return
+	}
+	a.log.Info("directory reloaded by an administrator", zap.String("by", caller.ID))
+	w.Header().Set("Content-Type", xmlContentType)
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, "<directoryReloaded users='"+strconv.Itoa(change.Users)+"' teams='"+strconv.Itoa(change.Teams)+
+		"' added='"+strconv.Itoa(change.Added)+"' removed='"+strconv.Itoa(change.Removed)+"'/>")
 }

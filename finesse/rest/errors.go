@@ -24,6 +24,7 @@ const (
 	errNotImplemented       = "Not Implemented"
 	errGeneric              = "Generic Error"
 	errForbidden            = "Forbidden"
+	errInvalidState         = "Invalid State"
 )
 
 // outOfServiceMessage is the ErrorMessage of every REST call answered

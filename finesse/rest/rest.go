@@ -45,6 +45,11 @@ type Config struct {
 	// Control acts on the XMPP side for the control endpoints; nil
 	// answers them 501.
 	Control Control
+	// ReloadDirectory reads the directory file again (the app's reload,
+	// also run on SIGHUP); nil answers the reload endpoint 501. Its error
+	// wraps ErrNoDirectoryFile when there is no file, or the file's
+	// validation problems.
+	ReloadDirectory func() (DirectoryReload, error)
 	// Domain and PubSubDomain are SystemInfo's xmppDomain and
 	// xmppPubSubDomain (default pubsub.<Domain>).
 	Domain, PubSubDomain string
@@ -60,6 +65,12 @@ type Config struct {
 	Now        func() time.Time
 	Logger     *zap.Logger
 	Registerer prometheus.Registerer
+}
+
+// DirectoryReload is what a directory reload changed.
+type DirectoryReload struct {
+	Users, Teams   int // in the directory now
+	Added, Removed int // users
 }
 
 // Control is what the control endpoints do outside this package.
@@ -191,6 +202,7 @@ func (a *API) buildRoutes() []*route {
 		&route{pattern: ControlPrefix + "/system", methods: post(a.controlSystem)},
 		&route{pattern: ControlPrefix + "/finesse-presence", methods: post(a.controlPresence)},
 		&route{pattern: ControlPrefix + "/users/{id}/end-sessions", methods: post(a.controlEndSessions)},
+		&route{pattern: ControlPrefix + "/directory/reload", methods: post(a.controlReload)},
 		&route{pattern: ControlPrefix + "/", catchAll: true},
 	)
 	for _, rt := range routes {

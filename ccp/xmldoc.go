@@ -2,7 +2,6 @@ package ccp
 
 import (
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/finesse-notify/finesse-notify/finesse"
 )
@@ -32,7 +31,7 @@ func (d *xmlDoc) elem(name, text string) {
 		return
 	}
 	d.open(name)
-	d.b = appendText(d.b, text)
+	d.b = finesse.AppendText(d.b, text)
 	d.close(name)
 }
 
@@ -53,31 +52,4 @@ func (d *xmlDoc) list(outer, inner string, values []string) {
 		d.elem(inner, v)
 	}
 	d.close(outer)
-}
-
-// appendText appends s escaped as XML character data: &, < and > as
-// entities, CR as &#xD; (so that a parser's line-end normalisation keeps
-// it), and U+FFFD for what XML 1.0 cannot carry. Validation keeps such
-// characters out of contacts; the replacement only keeps a document
-// well-formed whatever reaches it (a decoded URL path, a Host header).
-func appendText(dst []byte, s string) []byte {
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == '&':
-			dst = append(dst, "&amp;"...)
-		case r == '<':
-			dst = append(dst, "&lt;"...)
-		case r == '>':
-			dst = append(dst, "&gt;"...)
-		case r == '\r':
-			dst = append(dst, "&#xD;"...)
-		case r == utf8.RuneError && size == 1, !finesse.IsXMLChar(r):
-			dst = utf8.AppendRune(dst, utf8.RuneError)
-		default:
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-	}
-	return dst
 }

@@ -51,11 +51,11 @@ func (u Update) appendTo(dst []byte, event string) []byte {
 	dst = append(dst, updateOpen...)
 	dst = append(dst, u.Data...)
 	dst = append(dst, dataClose...)
-	dst = appendText(dst, event)
+	dst = AppendText(dst, event)
 	dst = append(dst, eventClose...)
-	dst = appendText(dst, u.RequestID)
+	dst = AppendText(dst, u.RequestID)
 	dst = append(dst, requestClose...)
-	dst = appendText(dst, u.Source)
+	dst = AppendText(dst, u.Source)
 	return append(dst, updateClose...)
 }
 
@@ -124,40 +124,7 @@ func escapedLen(text []byte) int {
 	return n
 }
 
-// appendText appends s escaped as XML character data: &, <, > and CR as
-// in EscapeNotificationText, and U+FFFD for what XML 1.0 cannot carry.
-func appendText(dst []byte, s string) []byte {
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c < utf8.RuneSelf {
-			switch c {
-			case '&':
-				dst = append(dst, "&amp;"...)
-			case '<':
-				dst = append(dst, "&lt;"...)
-			case '>':
-				dst = append(dst, "&gt;"...)
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == '\r':
-			dst = append(dst, "&#xD;"...)
-		case !xmlChar(r, size):
-			dst = utf8.AppendRune(dst, utf8.RuneError)
-		default:
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-	}
-	return dst
-}
-
-// textLen is len(appendText(nil, s)).
+// textLen is len(AppendText(nil, s)).
 func textLen(s string) int {
 	n := 0
 	for i := 0; i < len(s); {

@@ -3,7 +3,6 @@ package agent
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/finesse-notify/finesse-notify/finesse"
 	"github.com/finesse-notify/finesse-notify/finesse/directory"
@@ -86,9 +85,9 @@ func (r *Registry) TeamXML(teamID int) ([]byte, bool) {
 		return nil, false
 	}
 	b := append([]byte(nil), "<Team>"...)
-	b = appendElem(b, "uri", teamURI(team.ID))
-	b = appendElem(b, "id", strconv.Itoa(team.ID))
-	b = appendElem(b, "name", team.Name)
+	b = finesse.AppendElem(b, "uri", teamURI(team.ID))
+	b = finesse.AppendElem(b, "id", strconv.Itoa(team.ID))
+	b = finesse.AppendElem(b, "name", team.Name)
 	b = append(b, "<users>"...)
 	for _, info := range r.dir.TeamMembers(team.ID) {
 		u := r.user(info.ID)
@@ -110,7 +109,7 @@ func (r *Registry) ReasonCodesXML(id string, category directory.Category) ([]byt
 		return nil, false
 	}
 	b := append([]byte(nil), `<ReasonCodes category="`...)
-	b = appendAttr(b, string(category))
+	b = finesse.AppendAttr(b, string(category))
 	b = append(b, `">`...)
 	for _, rc := range r.dir.ReasonCodesFor(u.info().ID, category) {
 		b = appendReasonCodeListed(b, rc)
@@ -130,33 +129,33 @@ func (r *Registry) DialogsXML(id string) ([]byte, bool) {
 // "user" for notifications). u.mu is held.
 func (r *Registry) appendUser(dst []byte, root string, u *user) []byte {
 	id := u.info().ID
-	dst = appendOpen(dst, root)
-	dst = appendElem(dst, "dialogs", dialogsURI(id))
-	dst = appendElem(dst, "extension", u.extension)
-	dst = appendElem(dst, "firstName", u.info().FirstName)
-	dst = appendElem(dst, "lastName", u.info().LastName)
-	dst = appendElem(dst, "loginId", id)
-	dst = appendElem(dst, "loginName", u.info().LoginName)
-	dst = appendElem(dst, "pendingState", string(u.pending))
+	dst = finesse.AppendOpen(dst, root)
+	dst = finesse.AppendElem(dst, "dialogs", dialogsURI(id))
+	dst = finesse.AppendElem(dst, "extension", u.extension)
+	dst = finesse.AppendElem(dst, "firstName", u.info().FirstName)
+	dst = finesse.AppendElem(dst, "lastName", u.info().LastName)
+	dst = finesse.AppendElem(dst, "loginId", id)
+	dst = finesse.AppendElem(dst, "loginName", u.info().LoginName)
+	dst = finesse.AppendElem(dst, "pendingState", string(u.pending))
 	if u.reason != nil {
 		dst = appendReasonCode(dst, *u.reason)
-		dst = appendElem(dst, "reasonCodeId", strconv.Itoa(u.reason.ID))
+		dst = finesse.AppendElem(dst, "reasonCodeId", strconv.Itoa(u.reason.ID))
 	}
 	dst = append(dst, "<roles>"...)
 	for _, role := range roles(u.info().Role) {
-		dst = appendElem(dst, "role", string(role))
+		dst = finesse.AppendElem(dst, "role", string(role))
 	}
 	dst = append(dst, "</roles><settings><wrapUpOnIncoming>OPTIONAL</wrapUpOnIncoming></settings>"...)
-	dst = appendElem(dst, "state", string(u.state))
-	dst = appendElem(dst, "stateChangeTime", formatTime(u.changed))
+	dst = finesse.AppendElem(dst, "state", string(u.state))
+	dst = finesse.AppendElem(dst, "stateChangeTime", formatTime(u.changed))
 	if team, ok := r.dir.Team(u.info().TeamID); ok {
-		dst = appendElem(dst, "teamId", strconv.Itoa(team.ID))
-		dst = appendElem(dst, "teamName", team.Name)
+		dst = finesse.AppendElem(dst, "teamId", strconv.Itoa(team.ID))
+		dst = finesse.AppendElem(dst, "teamName", team.Name)
 	} else {
 		dst = append(dst, "<teamId></teamId><teamName></teamName>"...)
 	}
-	dst = appendElem(dst, "uri", finesse.UserNode(id))
-	return appendClose(dst, root)
+	dst = finesse.AppendElem(dst, "uri", finesse.UserNode(id))
+	return finesse.AppendClose(dst, root)
 }
 
 // roles lists a user's Finesse roles: a supervisor is an agent too.
@@ -171,20 +170,20 @@ func roles(r directory.Role) []directory.Role {
 // Cisco's Team documentation. u.mu is held.
 func appendTeamUser(dst []byte, root string, u *user) []byte {
 	id := u.info().ID
-	dst = appendOpen(dst, root)
-	dst = appendElem(dst, "uri", finesse.UserNode(id))
-	dst = appendElem(dst, "loginId", id)
-	dst = appendElem(dst, "firstName", u.info().FirstName)
-	dst = appendElem(dst, "lastName", u.info().LastName)
-	dst = appendElem(dst, "dialogs", dialogsURI(id))
-	dst = appendElem(dst, "extension", u.extension)
-	dst = appendElem(dst, "pendingState", string(u.pending))
-	dst = appendElem(dst, "state", string(u.state))
-	dst = appendElem(dst, "stateChangeTime", formatTime(u.changed))
+	dst = finesse.AppendOpen(dst, root)
+	dst = finesse.AppendElem(dst, "uri", finesse.UserNode(id))
+	dst = finesse.AppendElem(dst, "loginId", id)
+	dst = finesse.AppendElem(dst, "firstName", u.info().FirstName)
+	dst = finesse.AppendElem(dst, "lastName", u.info().LastName)
+	dst = finesse.AppendElem(dst, "dialogs", dialogsURI(id))
+	dst = finesse.AppendElem(dst, "extension", u.extension)
+	dst = finesse.AppendElem(dst, "pendingState", string(u.pending))
+	dst = finesse.AppendElem(dst, "state", string(u.state))
+	dst = finesse.AppendElem(dst, "stateChangeTime", formatTime(u.changed))
 	if u.reason != nil {
 		dst = appendReasonCode(dst, *u.reason)
 	}
-	return appendClose(dst, root)
+	return finesse.AppendClose(dst, root)
 }
 
 // appendMedia appends the user's Media object of one MRD, in the order of
@@ -193,21 +192,21 @@ func appendTeamUser(dst []byte, root string, u *user) []byte {
 // is held.
 func appendMedia(dst []byte, userID string, m *media) []byte {
 	dst = append(dst, "<Media>"...)
-	dst = appendElem(dst, "uri", mediaURI(userID, m.mrd.ID))
-	dst = appendElem(dst, "description", m.mrd.Description)
-	dst = appendElem(dst, "dialogLogoutAction", m.dialogLogoutAction)
-	dst = appendElem(dst, "id", strconv.Itoa(m.mrd.ID))
-	dst = appendElem(dst, "interruptAction", m.interruptAction)
-	dst = appendElem(dst, "interruptible", strconv.FormatBool(m.mrd.Interruptible))
-	dst = appendElem(dst, "maxDialogLimit", strconv.Itoa(m.maxDialogLimit))
-	dst = appendElem(dst, "name", m.mrd.Name)
+	dst = finesse.AppendElem(dst, "uri", mediaURI(userID, m.mrd.ID))
+	dst = finesse.AppendElem(dst, "description", m.mrd.Description)
+	dst = finesse.AppendElem(dst, "dialogLogoutAction", m.dialogLogoutAction)
+	dst = finesse.AppendElem(dst, "id", strconv.Itoa(m.mrd.ID))
+	dst = finesse.AppendElem(dst, "interruptAction", m.interruptAction)
+	dst = finesse.AppendElem(dst, "interruptible", strconv.FormatBool(m.mrd.Interruptible))
+	dst = finesse.AppendElem(dst, "maxDialogLimit", strconv.Itoa(m.maxDialogLimit))
+	dst = finesse.AppendElem(dst, "name", m.mrd.Name)
 	if m.reason != nil && m.state == StateNotReady {
 		dst = appendReasonCode(dst, *m.reason)
-		dst = appendElem(dst, "reasonCodeId", strconv.Itoa(m.reason.ID))
+		dst = finesse.AppendElem(dst, "reasonCodeId", strconv.Itoa(m.reason.ID))
 	}
-	dst = appendElem(dst, "routable", strconv.FormatBool(m.routable))
-	dst = appendElem(dst, "state", string(m.state))
-	dst = appendElem(dst, "stateChangeTime", formatTime(m.changed))
+	dst = finesse.AppendElem(dst, "routable", strconv.FormatBool(m.routable))
+	dst = finesse.AppendElem(dst, "state", string(m.state))
+	dst = finesse.AppendElem(dst, "stateChangeTime", formatTime(m.changed))
 	return append(dst, "</Media>"...)
 }
 
@@ -215,12 +214,12 @@ func appendMedia(dst []byte, userID string, m *media) []byte {
 // in alphabetical order as in Cisco's Media example.
 func appendReasonCode(dst []byte, rc directory.ReasonCode) []byte {
 	dst = append(dst, "<ReasonCode>"...)
-	dst = appendElem(dst, "category", string(rc.Category))
-	dst = appendElem(dst, "code", strconv.Itoa(rc.Code))
-	dst = appendElem(dst, "forAll", strconv.FormatBool(rc.ForAll))
-	dst = appendElem(dst, "id", strconv.Itoa(rc.ID))
-	dst = appendElem(dst, "label", rc.Label)
-	dst = appendElem(dst, "uri", reasonCodePrefix+strconv.Itoa(rc.ID))
+	dst = finesse.AppendElem(dst, "category", string(rc.Category))
+	dst = finesse.AppendElem(dst, "code", strconv.Itoa(rc.Code))
+	dst = finesse.AppendElem(dst, "forAll", strconv.FormatBool(rc.ForAll))
+	dst = finesse.AppendElem(dst, "id", strconv.Itoa(rc.ID))
+	dst = finesse.AppendElem(dst, "label", rc.Label)
+	dst = finesse.AppendElem(dst, "uri", reasonCodePrefix+strconv.Itoa(rc.ID))
 	return append(dst, "</ReasonCode>"...)
 }
 
@@ -228,12 +227,12 @@ func appendReasonCode(dst []byte, rc directory.ReasonCode) []byte {
 // the order of Cisco's ReasonCodes example.
 func appendReasonCodeListed(dst []byte, rc directory.ReasonCode) []byte {
 	dst = append(dst, "<ReasonCode>"...)
-	dst = appendElem(dst, "uri", reasonCodePrefix+strconv.Itoa(rc.ID))
-	dst = appendElem(dst, "category", string(rc.Category))
-	dst = appendElem(dst, "code", strconv.Itoa(rc.Code))
-	dst = appendElem(dst, "label", rc.Label)
-	dst = appendElem(dst, "forAll", strconv.FormatBool(rc.ForAll))
-	dst = appendElem(dst, "id", strconv.Itoa(rc.ID))
+	dst = finesse.AppendElem(dst, "uri", reasonCodePrefix+strconv.Itoa(rc.ID))
+	dst = finesse.AppendElem(dst, "category", string(rc.Category))
+	dst = finesse.AppendElem(dst, "code", strconv.Itoa(rc.Code))
+	dst = finesse.AppendElem(dst, "label", rc.Label)
+	dst = finesse.AppendElem(dst, "forAll", strconv.FormatBool(rc.ForAll))
+	dst = finesse.AppendElem(dst, "id", strconv.Itoa(rc.ID))
 	return append(dst, "</ReasonCode>"...)
 }
 
@@ -248,75 +247,9 @@ const (
 // alreadyLoggedInError is the <apiErrors> data of that error.
 func alreadyLoggedInError(mrdID int) []byte {
 	b := append([]byte(nil), "<apiErrors><apiError>"...)
-	b = appendElem(b, "errorData", alreadyLoggedInData)
-	b = appendElem(b, "errorMedia", strconv.Itoa(mrdID))
-	b = appendElem(b, "errorMessage", alreadyLoggedInMessage)
-	b = appendElem(b, "errorType", alreadyLoggedInType)
+	b = finesse.AppendElem(b, "errorData", alreadyLoggedInData)
+	b = finesse.AppendElem(b, "errorMedia", strconv.Itoa(mrdID))
+	b = finesse.AppendElem(b, "errorMessage", alreadyLoggedInMessage)
+	b = finesse.AppendElem(b, "errorType", alreadyLoggedInType)
 	return append(b, "</apiError></apiErrors>"...)
-}
-
-func appendOpen(dst []byte, name string) []byte {
-	dst = append(dst, '<')
-	dst = append(dst, name...)
-	return append(dst, '>')
-}
-
-func appendClose(dst []byte, name string) []byte {
-	dst = append(dst, "</"...)
-	dst = append(dst, name...)
-	return append(dst, '>')
-}
-
-// appendElem appends <name>text</name>, text escaped.
-func appendElem(dst []byte, name, text string) []byte {
-	dst = appendOpen(dst, name)
-	dst = appendText(dst, text)
-	return appendClose(dst, name)
-}
-
-// appendText appends s as XML character data: &, < and > escaped, CR as
-// &#xD; (so a parser's line-end normalisation keeps it), and U+FFFD for
-// what XML 1.0 cannot carry (control characters, invalid UTF-8), so that
-// the document is always well-formed.
-func appendText(dst []byte, s string) []byte { return appendEscaped(dst, s, false) }
-
-// appendAttr appends s as the value of a double-quoted attribute.
-func appendAttr(dst []byte, s string) []byte { return appendEscaped(dst, s, true) }
-
-func appendEscaped(dst []byte, s string, attr bool) []byte {
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '&':
-				dst = append(dst, "&amp;"...)
-			case c == '<':
-				dst = append(dst, "&lt;"...)
-			case c == '>':
-				dst = append(dst, "&gt;"...)
-			case c == '"' && attr:
-				dst = append(dst, "&quot;"...)
-			case c == '\r':
-				dst = append(dst, "&#xD;"...)
-			case c == '\t' && attr:
-				dst = append(dst, "&#x9;"...)
-			case c == '\n' && attr:
-				dst = append(dst, "&#xA;"...)
-			case c < 0x20 && c != '\t' && c != '\n':
-				dst = utf8.AppendRune(dst, utf8.RuneError)
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if (r == utf8.RuneError && size == 1) || (r >= 0xFFFE && r <= 0xFFFF) {
-			dst = utf8.AppendRune(dst, utf8.RuneError)
-		} else {
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-	}
-	return dst
 }

@@ -183,25 +183,6 @@ mediaRoutingDomains:
 	}
 }
 
-func TestAppendEscaped(t *testing.T) {
-	cases := []struct{ in, text, attr string }{
-		{"plain", "plain", "plain"},
-		{`a&b<c>d"e'f`, `a&amp;b&lt;c&gt;d"e'f`, `a&amp;b&lt;c&gt;d&quot;e'f`},
-		{"cr\r lf\n tab\t", "cr&#xD; lf\n tab\t", "cr&#xD; lf&#xA; tab&#x9;"},
-		{"nul\x00 esc\x1b", "nul\ufffd esc\ufffd", "nul\ufffd esc\ufffd"},
-		{"bad\xff utf8", "bad\ufffd utf8", "bad\ufffd utf8"},
-		{"é ✓ 𝄞", "é ✓ 𝄞", "é ✓ 𝄞"},
-	}
-	for _, c := range cases {
-		if got := string(appendText(nil, c.in)); got != c.text {
-			t.Errorf("appendText(%q) = %q, want %q", c.in, got, c.text)
-		}
-		if got := string(appendAttr(nil, c.in)); got != c.attr {
-			t.Errorf("appendAttr(%q) = %q, want %q", c.in, got, c.attr)
-		}
-	}
-}
-
 func TestFormatTime(t *testing.T) {
 	at := time.Date(2024, 5, 1, 12, 0, 0, 7_000_000, time.FixedZone("CEST", 2*3600))
 	if got := formatTime(at); got != "2024-05-01T10:00:00.007Z" {

@@ -414,10 +414,10 @@ const (
 // Finesse's Media and Dialogs/Media asynchronous errors.
 func genericError(mrdID int) []byte {
 	b := append([]byte(nil), "<apiErrors><apiError>"...)
-	b = appendElem(b, "errorData", genericErrorData)
-	b = appendElem(b, "errorMedia", strconv.Itoa(mrdID))
-	b = appendElem(b, "errorMessage", genericErrorMessage)
-	b = appendElem(b, "errorType", genericErrorType)
+	b = finesse.AppendElem(b, "errorData", genericErrorData)
+	b = finesse.AppendElem(b, "errorMedia", strconv.Itoa(mrdID))
+	b = finesse.AppendElem(b, "errorMessage", genericErrorMessage)
+	b = finesse.AppendElem(b, "errorType", genericErrorType)
 	return append(b, "</apiError></apiErrors>"...)
 }
 

@@ -3,7 +3,6 @@ package task
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/finesse-notify/finesse-notify/finesse"
 )
@@ -27,110 +26,55 @@ func appendDialog(dst []byte, root string, d *dialog, disposition string) []byte
 	callID := strconv.FormatInt(c.key.callID, 10)
 	seq := strconv.Itoa(d.seqNum)
 
-	dst = appendOpen(dst, root)
+	dst = finesse.AppendOpen(dst, root)
 	dst = append(dst, "<taskId>"...)
-	dst = appendElem(dst, "routerCallKeyDay", day)
-	dst = appendElem(dst, "routerCallKeyCallID", callID)
-	dst = appendElem(dst, "routerCallKeySequenceNum", seq)
+	dst = finesse.AppendElem(dst, "routerCallKeyDay", day)
+	dst = finesse.AppendElem(dst, "routerCallKeyCallID", callID)
+	dst = finesse.AppendElem(dst, "routerCallKeySequenceNum", seq)
 	dst = append(dst, "</taskId>"...)
-	dst = appendElem(dst, "id", d.id)
+	dst = finesse.AppendElem(dst, "id", d.id)
 
 	dst = append(dst, "<mediaProperties>"...)
-	dst = appendElem(dst, "mediaId", strconv.Itoa(d.slot.queue.id))
-	dst = appendElem(dst, "dialedNumber", sel.DialedNumber)
-	dst = appendElem(dst, "queueNumber", sel.QueueNumber)
-	dst = appendElem(dst, "queueName", sel.QueueName)
-	dst = appendElem(dst, "callKeyCallId", callID)
-	dst = appendElem(dst, "callKeyPrefix", day)
-	dst = appendElem(dst, "callKeySequenceNum", seq)
+	dst = finesse.AppendElem(dst, "mediaId", strconv.Itoa(d.slot.queue.id))
+	dst = finesse.AppendElem(dst, "dialedNumber", sel.DialedNumber)
+	dst = finesse.AppendElem(dst, "queueNumber", sel.QueueNumber)
+	dst = finesse.AppendElem(dst, "queueName", sel.QueueName)
+	dst = finesse.AppendElem(dst, "callKeyCallId", callID)
+	dst = finesse.AppendElem(dst, "callKeyPrefix", day)
+	dst = finesse.AppendElem(dst, "callKeySequenceNum", seq)
 	if len(c.vars) > 0 {
 		dst = append(dst, "<callvariables>"...)
 		for _, v := range c.vars {
 			dst = append(dst, "<CallVariable>"...)
-			dst = appendElem(dst, "name", v.Name)
-			dst = appendElem(dst, "value", v.Value)
+			dst = finesse.AppendElem(dst, "name", v.Name)
+			dst = finesse.AppendElem(dst, "value", v.Value)
 			dst = append(dst, "</CallVariable>"...)
 		}
 		dst = append(dst, "</callvariables>"...)
 	}
 	dst = append(dst, "</mediaProperties>"...)
-	dst = appendElem(dst, "mediaType", d.mediaType())
+	dst = finesse.AppendElem(dst, "mediaType", d.mediaType())
 
 	dst = append(dst, "<participants><Participant><actions>"...)
 	for _, a := range actions[d.state] {
-		dst = appendElem(dst, "action", string(a))
+		dst = finesse.AppendElem(dst, "action", string(a))
 	}
 	dst = append(dst, "</actions>"...)
-	dst = appendElem(dst, "mediaAddress", d.slot.userID)
+	dst = finesse.AppendElem(dst, "mediaAddress", d.slot.userID)
 	dst = append(dst, "<mediaAddressType></mediaAddressType>"...)
-	dst = appendElem(dst, "startTime", formatTime(d.start))
-	dst = appendElem(dst, "state", string(d.state))
+	dst = finesse.AppendElem(dst, "startTime", formatTime(d.start))
+	dst = finesse.AppendElem(dst, "state", string(d.state))
 	dst = append(dst, "<stateCause></stateCause>"...)
-	dst = appendElem(dst, "stateChangeTime", formatTime(d.changed))
+	dst = finesse.AppendElem(dst, "stateChangeTime", formatTime(d.changed))
 	dst = append(dst, "</Participant></participants>"...)
 
 	if d.state == StateClosed {
-		dst = appendElem(dst, "dispositionCode", disposition)
+		dst = finesse.AppendElem(dst, "dispositionCode", disposition)
 	}
-	dst = appendElem(dst, "state", string(d.state))
-	dst = appendElem(dst, "uri", dialogURI(d.id))
-	return appendClose(dst, root)
+	dst = finesse.AppendElem(dst, "state", string(d.state))
+	dst = finesse.AppendElem(dst, "uri", dialogURI(d.id))
+	return finesse.AppendClose(dst, root)
 }
 
 // mediaType is the MRD's enterprise name.
 func (d *dialog) mediaType() string { return d.slot.mediaType }
-
-func appendOpen(dst []byte, name string) []byte {
-	dst = append(dst, '<')
-	dst = append(dst, name...)
-	return append(dst, '>')
-}
-
-func appendClose(dst []byte, name string) []byte {
-	dst = append(dst, "</"...)
-	dst = append(dst, name...)
-	return append(dst, '>')
-}
-
-// appendElem appends <name>text</name>, text escaped.
-func appendElem(dst []byte, name, text string) []byte {
-	dst = appendOpen(dst, name)
-	dst = appendText(dst, text)
-	return appendClose(dst, name)
-}
-
-// appendText appends s as XML character data: &, < and > escaped, CR as
-// &#xD; (so that a parser's line-end normalisation keeps it), and U+FFFD
-// for what XML 1.0 cannot carry, so that a task's variables, whatever the
-// application put in them, never break the document.
-func appendText(dst []byte, s string) []byte {
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '&':
-				dst = append(dst, "&amp;"...)
-			case c == '<':
-				dst = append(dst, "&lt;"...)
-			case c == '>':
-				dst = append(dst, "&gt;"...)
-			case c == '\r':
-				dst = append(dst, "&#xD;"...)
-			case c < 0x20 && c != '\t' && c != '\n':
-				dst = utf8.AppendRune(dst, utf8.RuneError)
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if (r == utf8.RuneError && size == 1) || !finesse.IsXMLChar(r) {
-			dst = utf8.AppendRune(dst, utf8.RuneError)
-		} else {
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-	}
-	return dst
-}

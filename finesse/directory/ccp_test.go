@@ -68,6 +68,15 @@ func TestUserRanges(t *testing.T) {
 	if _, ok := d.Authenticate("3500", "p"); ok {
 		t.Error("a generated user authenticated with another password")
 	}
+	// Extensions may start elsewhere, away from the listed users'.
+	d = mustParse(t, base+
+		"userRanges: [{from: 2001, to: 2002, password: p, role: Agent, team: 1, extensionFrom: 1002}]\n")
+	if u, _ := d.User("2001"); u.Extension != "1002" {
+		t.Errorf("user 2001's extension = %q, want 1002", u.Extension)
+	}
+	if _, err := Parse([]byte(base + "userRanges: [{from: 2001, to: 2002, password: p, role: Agent, team: 1, extensionFrom: 1001}]")); err == nil || !strings.Contains(err.Error(), "extension 1001 is already") {
+		t.Errorf("a range extension clashing with a listed user's: %v", err)
+	}
 	// Ranges alone are enough users.
 	mustParse(t, "teams: [{id: 1, name: T}]\nuserRanges: [{from: 1, to: 2, password: p, role: Agent, team: 1}]\n")
 

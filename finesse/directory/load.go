@@ -69,7 +69,7 @@ type file struct {
 }
 
 // fileUserRange declares the users From..To (inclusive): ids are the
-// numbers, extensions the same numbers, first name FirstName (default
+// numbers, extensions the same numbers (or from ExtensionFrom on), first name FirstName (default
 // "Load") and last name the number.
 type fileUserRange struct {
 	From      int    `yaml:"from"`
@@ -78,6 +78,9 @@ type fileUserRange struct {
 	Role      string `yaml:"role"`
 	Team      int    `yaml:"team"`
 	FirstName string `yaml:"firstName"`
+	// ExtensionFrom is the first user's extension (default From); the
+	// others follow in order.
+	ExtensionFrom int `yaml:"extensionFrom"`
 }
 
 type fileFeed struct {
@@ -310,11 +313,15 @@ func (v *validator) users(d *contents, users []fileUser, ranges []fileUserRange)
 		if first == "" {
 			first = "Load"
 		}
+		extFrom := r.ExtensionFrom
+		if extFrom <= 0 {
+			extFrom = r.From
+		}
 		before := len(v.problems)
 		for n := r.From; n <= r.To && len(v.problems) == before; n++ {
 			id := strconv.Itoa(n)
 			v.user(d, fileUser{ID: id, Password: r.Password, FirstName: first, LastName: id,
-				Role: r.Role, Team: r.Team, Extension: id}, extensions, fail)
+				Role: r.Role, Team: r.Team, Extension: strconv.Itoa(extFrom + n - r.From)}, extensions, fail)
 		}
 	}
 }

@@ -4,7 +4,8 @@
 #   make build   build bin/finesse-notify
 #   make test    run every test: gofmt check, go vet, go test -race, each
 #                fuzz target briefly, then the interop suite (Strophe.js
-#                under Node and in headless Chromium) against the built binary
+#                under Node and in headless Chromium) against the built binary,
+#                then a short finesse-load run that fails on any lost event
 #
 # The interop suite needs Node 20 or newer and Chromium at $(CHROMIUM);
 # `make test` runs `npm ci` in interop/ when node_modules is missing or older
@@ -20,6 +21,7 @@ GO ?= go
 NPM ?= npm
 NODE ?= node
 BIN := bin/finesse-notify
+LOAD_BIN := bin/finesse-load
 CHROMIUM ?= /usr/bin/chromium
 FUZZTIME ?= 10s
 # Minimising each new interesting input may otherwise take up to a minute,
@@ -30,17 +32,20 @@ ARGS ?=
 
 NODE_DEPS := interop/node_modules/.package-lock.json
 
-.PHONY: all build run test fmt-check vet go-test fuzz interop-deps chromium interop clean
+.PHONY: all build build-load run test fmt-check vet go-test fuzz interop-deps chromium interop load-smoke clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/finesse-notify
 
+build-load:
+	$(GO) build -o $(LOAD_BIN) ./cmd/finesse-load
+
 run:
 	$(GO) run ./cmd/finesse-notify $(ARGS)
 
-test: fmt-check vet go-test fuzz build interop
+test: fmt-check vet go-test fuzz build interop load-smoke
 	@echo "make test: all tests passed"
 
 fmt-check:
@@ -97,6 +102,11 @@ chromium:
 interop: build $(NODE_DEPS) chromium
 	cd interop && INTEROP_SERVER_BIN="$(CURDIR)/$(BIN)" INTEROP_CHROMIUM="$(CHROMIUM)" \
 		$(NODE) --test --test-concurrency=1 --test-timeout=300000 --test-reporter=spec test/*.test.mjs
+
+# 400 sessions (WebSocket and BOSH) and 600 events against the built
+# server; finesse-load exits 1 when an event is lost.
+load-smoke: build build-load
+	scripts/load-smoke.sh $(BIN) $(LOAD_BIN)
 
 clean:
 	rm -rf bin interop/test-results

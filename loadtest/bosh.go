@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"sync"
 	"time"
@@ -45,6 +46,11 @@ type boshWire struct {
 	ended       bool // no more requests
 	closed      bool
 	terminated  chan struct{} // closed when the terminate's response is in
+	// lastWritten is closed once the last request started has been
+	// written: each request waits for its predecessor's, so that the
+	// server receives rids in order, as a browser's client sends them
+	// (ejabberd answers neither of two requests that arrive out of order).
+	lastWritten chan struct{}
 
 	dmu         sync.Mutex
 	nextDeliver int64
@@ -111,7 +117,7 @@ func (b *boshWire) open() error {
 	body := []byte(`<body content='text/xml; charset=utf-8' hold='1' rid='` + strconv.FormatInt(rid, 10) +
 		`' to='` + escape(b.domain) + `' ver='1.6' wait='` + strconv.Itoa(int(b.wait/time.Second)) +
 		`' xml:lang='en' xmpp:version='1.0' xmlns='` + nsHTTPBind + `' xmlns:xmpp='` + nsXBOSH + `'/>`)
-	data, err := b.post(body)
+	data, err := b.post(body, make(chan struct{}))
 	if err != nil {
 		return fmt.Errorf("bosh session creation: %w", err)
 	}
@@ -185,13 +191,23 @@ func (b *boshWire) kick() {
 		}
 		b.rid = rid
 		b.inflight++
-		go b.exchange(rid, body, isTerminate)
+		prev, written := b.lastWritten, make(chan struct{})
+		b.lastWritten = written
+		go b.exchange(rid, body, isTerminate, prev, written)
 	}
 }
 
 // exchange sends one request and delivers its response in rid order.
-func (b *boshWire) exchange(rid int64, body []byte, isTerminate bool) {
-	data, err := b.post(body)
+// It is posted once prev (the previous request's) is closed, and closes
+// written when its own has been written.
+func (b *boshWire) exchange(rid int64, body []byte, isTerminate bool, prev <-chan struct{}, written chan struct{}) {
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-b.ctx.Done():
+		}
+	}
+	data, err := b.post(body, written)
 	var term *boshTerminated
 	if err == nil {
 		term, _ = terminateOf(data)
@@ -211,8 +227,15 @@ func (b *boshWire) exchange(rid int64, body []byte, isTerminate bool) {
 	b.deliver(rid, boshResult{body: data, err: err})
 }
 
-func (b *boshWire) post(body []byte) ([]byte, error) {
-	req, err := http.NewRequestWithContext(b.ctx, http.MethodPost, b.url, bytes.NewReader(body))
+func (b *boshWire) post(body []byte, written chan struct{}) ([]byte, error) {
+	var once sync.Once
+	markWritten := func() { once.Do(func() { close(written) }) }
+	// However the request ends, the next one may go.
+	defer markWritten()
+	ctx := httptrace.WithClientTrace(b.ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { markWritten() },
+	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}

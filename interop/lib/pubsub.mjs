@@ -10,12 +10,13 @@
 //   subscribes, publishes (XEP-0060) and lists the notifications it read.
 
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import https from 'node:https';
 
 import { DOMParser } from '@xmldom/xmldom';
 
 import { PUBSUB_NS, childElement, publishIQ, subscribeIQ } from './stanzas.mjs';
-import { StropheProcess } from './strophe-process.mjs';
+import { StropheProcess, received } from './strophe-process.mjs';
 
 export { PUBSUB_EVENT_NS, PUBSUB_NS, readNotification } from './stanzas.mjs';
 export const STANZAS_NS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
@@ -259,6 +260,35 @@ export const isNotificationEvent = (node = null) => (e) =>
     e.type === 'in' && e.notification != null && (node === null || e.notification.node === node);
 
 export class PubsubClient extends StropheProcess {
+    /**
+     * Starts a client that logs `user` in over transport with a fresh
+     * resource, sends presence with priority 0 and waits for Finesse's
+     * presence, which a desktop waits for before it reports "connected".
+     * When test t ends the client disconnects, if a failure left it
+     * connected, and its process is killed, so that no session is left
+     * behind to receive the next test's Updates.
+     */
+    static async online(t, server, transport, user, label, password = 'password') {
+        const client = await PubsubClient.start(`${transport.name} ${label}`, { caFile: server.caFile });
+        t.after(async () => {
+            // After a failure, end the session cleanly if the client can.
+            if (!client.exited && (await client.status().catch(() => null)) === 'CONNECTED') {
+                await client.disconnect(5_000).catch(() => {});
+            }
+            await client.kill();
+        });
+        const wanted = `${user}@${server.domain}/${label}-${randomBytes(4).toString('hex')}`;
+        assert.equal(await client.connect({ service: transport.service(server), jid: wanted, password }), wanted, 'bound JID');
+        const beforePresence = client.events.length;
+        await client.presence(0);
+        await client.waitFor(received((el) => isFinessePresence(el, server.domain)), {
+            from: beforePresence,
+            timeoutMs: 10_000,
+            what: `available presence from finesse@${server.domain}/…`,
+        });
+        return client;
+    }
+
     /** Subscribes jid to node at `to`; resolves with the answer (result or error), parsed. */
     subscribe({ to, node, jid, timeoutMs = 10_000 }) {
         return this.iq(subscribeIQ({ to, node, jid }), timeoutMs);

@@ -14,7 +14,6 @@
 //   JID and receives what is published there.
 
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
 import {
@@ -25,7 +24,6 @@ import {
     checkEnvelope,
     checkIQError,
     dialogsNode,
-    isFinessePresence,
     isNotificationEvent,
     makeUpdate,
     publishInOrder,
@@ -36,7 +34,7 @@ import {
     userNode,
 } from '../lib/pubsub.mjs';
 import { TRANSPORTS, startServer, stopServer } from '../lib/server.mjs';
-import { killAllClients, received } from '../lib/strophe-process.mjs';
+import { killAllClients } from '../lib/strophe-process.mjs';
 
 const UPDATES = 100;
 const NOTIFICATIONS_TIMEOUT_MS = 60_000;
@@ -55,30 +53,9 @@ after(async () => {
     await stopServer(server);
 });
 
-// Logs `user` in with a fresh resource, sends presence with priority 0 and
-// waits for Finesse's presence, which a desktop waits for before it reports
-// "connected". When test t ends the client disconnects, if a failure left
-// it connected, and its process is killed, so that no session is left
-// behind to receive the next test's Updates.
-async function online(t, transport, user, label, password = 'password') {
-    const client = await PubsubClient.start(`${transport.name} ${label}`, { caFile: server.caFile });
-    t.after(async () => {
-        // After a failure, end the session cleanly if the client can.
-        if (!client.exited && (await client.status().catch(() => null)) === 'CONNECTED') {
-            await client.disconnect(5_000).catch(() => {});
-        }
-        await client.kill();
-    });
-    const wanted = `${user}@${server.domain}/${label}-${randomBytes(4).toString('hex')}`;
-    assert.equal(await client.connect({ service: transport.service(server), jid: wanted, password }), wanted, 'bound JID');
-    const beforePresence = client.events.length;
-    await client.presence(0);
-    await client.waitFor(
-        received((el) => isFinessePresence(el, server.domain)),
-        { from: beforePresence, timeoutMs: 10_000, what: `available presence from finesse@${server.domain}/…` },
-    );
-    return client;
-}
+// Logs user in over transport and waits for Finesse's presence, as the
+// desktop does (PubsubClient.online); the client is killed when test t ends.
+const online = (t, transport, user, label, password) => PubsubClient.online(t, server, transport, user, label, password);
 
 async function offline(...clients) {
     for (const client of clients) {

@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 
-import { PubsubClient, checkEnvelope, isFinessePresence, isNotificationEvent, teamUsersNode, userNode } from '../lib/pubsub.mjs';
+import { PubsubClient, checkEnvelope, isNotificationEvent, teamUsersNode, userNode } from '../lib/pubsub.mjs';
 import { RESTClient, readUpdate } from '../lib/rest.mjs';
 import { TRANSPORTS, startServer, stopServer } from '../lib/server.mjs';
-import { killAllClients, received } from '../lib/strophe-process.mjs';
+import { killAllClients } from '../lib/strophe-process.mjs';
 
 const BOSH = TRANSPORTS.find((tr) => tr.name === 'BOSH');
 const WEBSOCKET = TRANSPORTS.find((tr) => tr.name === 'WebSocket');
@@ -32,27 +32,9 @@ after(async () => {
     await stopServer(server);
 });
 
-// Logs user in over transport, sends presence and waits for Finesse's, as
-// the desktop does; the client is killed when test t ends.
-async function online(t, transport, user, label) {
-    const client = await PubsubClient.start(`${transport.name} ${label}`, { caFile: server.caFile });
-    t.after(async () => {
-        if (!client.exited && (await client.status().catch(() => null)) === 'CONNECTED') {
-            await client.disconnect(5_000).catch(() => {});
-        }
-        await client.kill();
-    });
-    const wanted = `${user}@${server.domain}/${label}-${randomBytes(4).toString('hex')}`;
-    assert.equal(await client.connect({ service: transport.service(server), jid: wanted }), wanted, 'bound JID');
-    const from = client.events.length;
-    await client.presence(0);
-    await client.waitFor(received((el) => isFinessePresence(el, server.domain)), {
-        from,
-        timeoutMs: 10_000,
-        what: `available presence from finesse@${server.domain}/…`,
-    });
-    return client;
-}
+// Logs user in over transport and waits for Finesse's presence, as the
+// desktop does (PubsubClient.online); the client is killed when test t ends.
+const online = (t, transport, user, label, password) => PubsubClient.online(t, server, transport, user, label, password);
 
 // The Updates on node that client received since event index from, each
 // checked for Finesse's envelope addressed to `to`, and read.

@@ -12,10 +12,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 
-import { PubsubClient, checkEnvelope, isFinessePresence, isNotificationEvent } from '../lib/pubsub.mjs';
+import { PubsubClient, checkEnvelope, isNotificationEvent } from '../lib/pubsub.mjs';
 import { RESTClient } from '../lib/rest.mjs';
 import { TRANSPORTS, startServer, stopServer } from '../lib/server.mjs';
-import { killAllClients, received } from '../lib/strophe-process.mjs';
+import { killAllClients } from '../lib/strophe-process.mjs';
 import { TASK, TaskAPI, dialogsMediaNode, mediaNode, readDialogUpdate, readMediaUpdate, readSocialContact, taskBody } from '../lib/task.mjs';
 
 const BOSH = TRANSPORTS.find((tr) => tr.name === 'BOSH');
@@ -38,27 +38,9 @@ after(async () => {
     await stopServer(server);
 });
 
-// Logs user in over transport, sends presence and waits for Finesse's, as
-// the desktop does; the client is killed when test t ends.
-async function online(t, transport, user, label) {
-    const client = await PubsubClient.start(`${transport.name} ${label}`, { caFile: server.caFile });
-    t.after(async () => {
-        if (!client.exited && (await client.status().catch(() => null)) === 'CONNECTED') {
-            await client.disconnect(5_000).catch(() => {});
-        }
-        await client.kill();
-    });
-    const wanted = `${user}@${server.domain}/${label}-${randomBytes(4).toString('hex')}`;
-    assert.equal(await client.connect({ service: transport.service(server), jid: wanted }), wanted, 'bound JID');
-    const from = client.events.length;
-    await client.presence(0);
-    await client.waitFor(received((el) => isFinessePresence(el, server.domain)), {
-        from,
-        timeoutMs: 10_000,
-        what: `available presence from finesse@${server.domain}/…`,
-    });
-    return client;
-}
+// Logs user in over transport and waits for Finesse's presence, as the
+// desktop does (PubsubClient.online); the client is killed when test t ends.
+const online = (t, transport, user, label, password) => PubsubClient.online(t, server, transport, user, label, password);
 
 // The texts of the notifications on node that client received since event
 // index from, each checked for Finesse's envelope addressed to `to`.

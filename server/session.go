@@ -30,7 +30,6 @@ type Session struct {
 	srv *Server
 	t   Transport
 	id  string
-	log atomic.Pointer[zap.Logger]
 
 	// Negotiation state, touched only by the goroutine feeding the session.
 	state        streamState
@@ -74,7 +73,6 @@ func newSession(srv *Server, t Transport) *Session {
 		done:     make(chan struct{}),
 		finished: make(chan struct{}),
 	}
-	s.log.Store(srv.log.With(zap.String("session", s.id), zap.String("transport", t.Kind())))
 	s.inCount = srv.metrics.stanzasIn.WithLabelValues(t.Kind())
 	s.outCount = srv.metrics.stanzasOut.WithLabelValues(t.Kind())
 	s.Touch()
@@ -126,8 +124,18 @@ func (s *Session) Closed() bool {
 	return s.closed
 }
 
-// Logger is the session's logger, carrying its id and (once bound) JID.
-func (s *Session) Logger() *zap.Logger { return s.log.Load() }
+// Logger is a logger carrying the session's id, transport and (once bound)
+// JID. It is made on each call rather than kept: a session logs a few
+// lines in its life, and a kept logger (a clone of the encoder and its
+// buffer) would cost every idle session about a kilobyte.
+func (s *Session) Logger() *zap.Logger {
+	fields := make([]zap.Field, 0, 3)
+	fields = append(fields, zap.String("session", s.id), zap.String("transport", s.t.Kind()))
+	if j := s.JID(); !j.IsZero() {
+		fields = append(fields, zap.String("jid", j.String()))
+	}
+	return s.srv.log.With(fields...)
+}
 
 // Touch records inbound traffic: any byte, frame or request is a sign of life.
 func (s *Session) Touch() { s.lastActivity.Store(time.Now().UnixNano()) }
@@ -507,7 +515,6 @@ func (s *Session) bind(iq, bindEl *etree.Element) {
 	}
 	s.state = stateBound
 	s.negotiation.Stop()
-	s.log.Store(s.Logger().With(zap.String("jid", full.String())))
 	s.Logger().Info("session bound", zap.String("remote", s.t.RemoteAddr()))
 	s.SendBytes([]byte(`<iq xmlns='` + NSClient + `' type='result' id='` + escapeText(iq.SelectAttrValue("id", "")) +
 		`'><bind xmlns='` + NSBind + `'><jid>` + escapeText(full.String()) + `</jid></bind></iq>`))

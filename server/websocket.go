@@ -28,7 +28,14 @@ type WebSocketOptions struct {
 	// accepts any origin: Finesse gadgets and third-party desktops are
 	// served from other origins as a matter of course.
 	CheckOrigin func(*http.Request) bool
+	// ReadBufferSize is the size of the buffer frames are read through
+	// (default 1 KB): every session holds one for its whole life, and
+	// what clients send is small; a larger frame takes more reads.
+	ReadBufferSize int
 }
+
+// defaultWSReadBufferSize is WebSocketOptions.ReadBufferSize's default.
+const defaultWSReadBufferSize = 1024
 
 // WebSocket close codes (RFC 6455 §7.4.1) this transport sends.
 const (
@@ -97,7 +104,10 @@ func (srv *Server) WebSocketHandler(opts WebSocketOptions) http.Handler {
 	if checkOrigin == nil {
 		checkOrigin = func(*http.Request) bool { return true }
 	}
-	return &wsHandler{srv: srv, opts: opts, upgrade: newWSUpgrader(checkOrigin)}
+	if opts.ReadBufferSize <= 0 {
+		opts.ReadBufferSize = defaultWSReadBufferSize
+	}
+	return &wsHandler{srv: srv, opts: opts, upgrade: newWSUpgrader(checkOrigin, opts.ReadBufferSize)}
 }
 
 type wsHandler struct {
@@ -137,15 +147,28 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		conn:     conn,
 		remote:   r.RemoteAddr,
 		secure:   r.TLS != nil,
-		wake:     make(chan struct{}, 1),
-		stop:     make(chan struct{}),
 		readDone: make(chan struct{}),
 	}
+	// The handler holds the writer's role until the transport is set up:
+	// the session can be woken (by a server shutdown) from the moment it
+	// exists.
+	t.writing.Store(true)
 	// The handler runs on the reading goroutine, after sess is set.
 	conn.SetControlHandler(func() { t.sess.Touch() })
 	t.sess = h.srv.NewSession(t)
-	go t.writeLoop()
-	t.readLoop()
+	if h.opts.PingInterval > 0 {
+		t.pingTimer = time.AfterFunc(h.opts.PingInterval, func() {
+			t.pingDue.Store(true)
+			t.kick()
+		})
+	}
+	if t.releaseWriter() {
+		go t.writeRun()
+	}
+	// Read on a goroutine of our own and return: net/http's connection
+	// state (its buffers, its request, this goroutine's deep stack) is
+	// then let go for the life of the WebSocket.
+	go t.readLoop()
 }
 
 func (h *wsHandler) refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
@@ -191,9 +214,9 @@ func wsHardReadLimit(maxBytes int) int64 {
 	return int64(maxBytes) + int64(slack)
 }
 
-// wsTransport is the WebSocket transport: the handler's goroutine reads
-// frames and feeds the session, another goroutine drains the session's
-// queue into frames and sends the pings.
+// wsTransport is the WebSocket transport: one goroutine reads frames and
+// feeds the session; a writer goroutine, started when there is something
+// to write, drains the session's queue into frames and sends the pings.
 type wsTransport struct {
 	srv    *Server
 	opts   WebSocketOptions
@@ -202,9 +225,15 @@ type wsTransport struct {
 	remote string
 	secure bool
 
-	wake     chan struct{}
-	stop     chan struct{}
-	stopOnce sync.Once
+	// The writer (see kick): writing is set while a writer goroutine
+	// runs, pending when it has something to look at; stopping, pingDue
+	// and the queue say what.
+	writing   atomic.Bool
+	pending   atomic.Bool
+	stopping  atomic.Bool
+	stopOnce  sync.Once
+	pingDue   atomic.Bool
+	pingTimer *time.Timer // nil without pings
 
 	// closeCode is the close frame's code when it is not 1000; set by the
 	// reader before it ends the session, read by the writer after stop.
@@ -236,14 +265,14 @@ func (t *wsTransport) StreamHeader(id, domain string) []byte {
 // StreamFooter is RFC 7395's <close/>.
 func (t *wsTransport) StreamFooter() []byte { return []byte(`<close xmlns='` + NSFraming + `'/>`) }
 
-func (t *wsTransport) Wake() {
-	select {
-	case t.wake <- struct{}{}:
-	default:
-	}
-}
+func (t *wsTransport) Wake() { t.kick() }
 
-func (t *wsTransport) Shutdown(string) { t.stopOnce.Do(func() { close(t.stop) }) }
+func (t *wsTransport) Shutdown(string) {
+	t.stopOnce.Do(func() {
+		t.stopping.Store(true)
+		t.kick()
+	})
+}
 
 // endWith ends the session with serr, closing the WebSocket with code
 // afterwards.
@@ -261,7 +290,6 @@ func (t *wsTransport) endWith(serr *StreamError, code int32) {
 func (t *wsTransport) readLoop() {
 	defer close(t.readDone)
 	limits := t.srv.Limits()
-	var frame bytes.Buffer
 	for {
 		binary, payload, err := t.conn.NextFrame()
 		if err != nil {
@@ -279,23 +307,39 @@ func (t *wsTransport) readLoop() {
 			t.endWith(&StreamError{Condition: CondBadFormat, Text: "binary frames are not allowed: XMPP over WebSocket is text (RFC 7395)"}, wsCloseUnsupported)
 			continue
 		}
-		frame.Reset()
-		// Read one byte past the limit, and no more, to tell an oversize
-		// frame without buffering it.
-		_, err = frame.ReadFrom(io.LimitReader(payload, int64(limits.MaxBytes)+1))
-		if err != nil {
-			t.readFailed(err)
+		if !t.readFrame(payload, limits) {
 			return
 		}
-		if frame.Len() > limits.MaxBytes {
-			t.endWith(&StreamError{Condition: CondPolicyViolation, Text: fmt.Sprintf("frame larger than %d bytes", limits.MaxBytes)}, wsCloseTooBig)
-			continue
-		}
-		t.handleFrame(frame.Bytes(), limits)
-		if frame.Cap() > 64<<10 {
-			frame = bytes.Buffer{} // do not keep a large buffer for an idle session
-		}
 	}
+}
+
+// wsFrameBuffers hold a frame while it is parsed, shared by all readers:
+// the parsed stanza keeps none of its bytes, and an idle session then
+// holds no buffer of the size of the largest frame it ever sent.
+var wsFrameBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readFrame reads one text frame and handles it. It returns false when the
+// connection failed.
+func (t *wsTransport) readFrame(payload io.Reader, limits Limits) bool {
+	frame := wsFrameBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if frame.Cap() <= 64<<10 { // do not pool a large buffer
+			frame.Reset()
+			wsFrameBuffers.Put(frame)
+		}
+	}()
+	// Read one byte past the limit, and no more, to tell an oversize
+	// frame without buffering it.
+	if _, err := frame.ReadFrom(io.LimitReader(payload, int64(limits.MaxBytes)+1)); err != nil {
+		t.readFailed(err)
+		return false
+	}
+	if frame.Len() > limits.MaxBytes {
+		t.endWith(&StreamError{Condition: CondPolicyViolation, Text: fmt.Sprintf("frame larger than %d bytes", limits.MaxBytes)}, wsCloseTooBig)
+		return true
+	}
+	t.handleFrame(frame.Bytes(), limits)
+	return true
 }
 
 // readFailed handles NextFrame's final error.
@@ -362,73 +406,136 @@ func (t *wsTransport) handleFrame(data []byte, limits Limits) {
 // unqualified descendants then inherit.
 func setDefaultNamespace(el *etree.Element, ns string) { el.CreateAttr("xmlns", ns) }
 
-// writeLoop writes what the session queues, one packet per text frame, and
-// the pings; at shutdown it writes what is left, the close frame, waits a
-// bounded time for the client's close frame and closes the connection.
-func (t *wsTransport) writeLoop() {
-	defer t.sess.TransportFinished()
-	defer t.conn.Close()
-	var ping <-chan time.Time
-	if t.opts.PingInterval > 0 {
-		ticker := time.NewTicker(t.opts.PingInterval)
-		defer ticker.Stop()
-		ping = ticker.C
+// kick makes sure a writer runs and will look at the transport's state:
+// it starts one unless one is running, which then sees pending.
+//
+// The writer is a goroutine that exists only while there is something to
+// write (packets, a ping, the goodbye): an idle session, which is most
+// sessions of a contact center's desktops, then costs one goroutine (its
+// reader) instead of two, and a fan-out starts each recipient's writer
+// directly instead of waking one parked in a select.
+func (t *wsTransport) kick() {
+	t.pending.Store(true)
+	if t.writing.CompareAndSwap(false, true) {
+		go t.writeRun()
 	}
-	var (
-		batch   []Packet
-		scratch []byte // joins a multi-segment packet into one frame
-	)
+}
+
+// writeRun is the writer: it does what is pending until nothing is, then
+// ends. Once the transport has finished for good writing stays true, so
+// that no writer starts again.
+func (t *wsTransport) writeRun() {
 	for {
-		stopping := false
-		select {
-		case <-t.wake:
-		case <-t.stop:
-			stopping = true
-		case <-ping:
-			if err := t.conn.WritePing(time.Now().Add(t.opts.WriteTimeout)); err != nil {
-				t.sess.ConnectionLost(fmt.Errorf("websocket ping: %w", err))
-				return
-			}
-			continue
-		}
-		// Once the reader has stopped the session is ending (stop is
-		// due if it has not come): write no more data.
-		switch t.readEnd.Load() {
-		case wsReadFailed:
-			if stopping {
-				return // the connection is unusable
-			}
-			continue
-		case wsPeerClose:
-			if stopping {
-				// Answer the client's close frame, and nothing else
-				// (RFC 6455 §5.5.1).
-				_ = t.conn.WriteClose(wsCloseNormal, "", time.Now().Add(t.opts.WriteTimeout))
-				return
-			}
-			continue
-		}
-		batch = t.sess.Outbound(batch[:0])
-		for _, p := range batch {
-			frame := p.head
-			if len(p.rest) > 0 {
-				scratch = p.AppendTo(scratch[:0])
-				frame = scratch
-			}
-			if err := t.conn.WriteText(frame, time.Now().Add(t.opts.WriteTimeout)); err != nil {
-				t.sess.ConnectionLost(fmt.Errorf("websocket write: %w", err))
+		for t.pending.Swap(false) {
+			if !t.writeDue() {
 				return
 			}
 		}
-		clear(batch)
-		if cap(scratch) > 64<<10 {
-			scratch = nil // do not keep a large buffer for an idle session
-		}
-		if stopping {
-			t.closeHandshake()
+		if !t.releaseWriter() {
 			return
 		}
 	}
+}
+
+// releaseWriter gives up the writer's role. It returns true when it has
+// taken the role back because a kick came in between, which found a writer
+// running and started none: the caller must then write.
+func (t *wsTransport) releaseWriter() bool {
+	t.writing.Store(false)
+	return t.pending.Load() && t.writing.CompareAndSwap(false, true)
+}
+
+// writeDue writes what is due: a ping, the queued packets (one per text
+// frame), and at shutdown the close frame, after which it waits a bounded
+// time for the client's close frame and closes the connection. It returns
+// false once the transport has finished.
+func (t *wsTransport) writeDue() bool {
+	stopping := t.stopping.Load()
+	// Once the reader has stopped the session is ending (stop is due if
+	// it has not come): write no more data.
+	switch t.readEnd.Load() {
+	case wsReadFailed:
+		if stopping {
+			t.finish() // the connection is unusable
+			return false
+		}
+		return true
+	case wsPeerClose:
+		if stopping {
+			// Answer the client's close frame, and nothing else (RFC 6455
+			// §5.5.1).
+			_ = t.conn.WriteClose(wsCloseNormal, "", time.Now().Add(t.opts.WriteTimeout))
+			t.finish()
+			return false
+		}
+		return true
+	}
+	if t.pingDue.Swap(false) {
+		if err := t.conn.WritePing(time.Now().Add(t.opts.WriteTimeout)); err != nil {
+			t.sess.ConnectionLost(fmt.Errorf("websocket ping: %w", err))
+			t.finish()
+			return false
+		}
+		t.pingTimer.Reset(t.opts.PingInterval)
+	}
+	if err := t.writeQueued(); err != nil {
+		t.sess.ConnectionLost(fmt.Errorf("websocket write: %w", err))
+		t.finish()
+		return false
+	}
+	if stopping {
+		t.closeHandshake()
+		t.finish()
+		return false
+	}
+	return true
+}
+
+// wsScratch holds the buffers that join a multi-segment packet into one
+// frame, shared by all writers: a writer needs one only while it writes.
+var wsScratch = sync.Pool{New: func() any { return new([]byte) }}
+
+// writeQueued writes every queued packet, one per text frame.
+func (t *wsTransport) writeQueued() error {
+	var (
+		backing [16]Packet
+		scratch *[]byte
+	)
+	defer func() {
+		if scratch != nil && cap(*scratch) <= 64<<10 { // do not pool a large buffer
+			wsScratch.Put(scratch)
+		}
+	}()
+	for {
+		batch := t.sess.Outbound(backing[:0])
+		if len(batch) == 0 {
+			return nil
+		}
+		for i, p := range batch {
+			frame := p.head
+			if len(p.rest) > 0 {
+				if scratch == nil {
+					scratch = wsScratch.Get().(*[]byte)
+				}
+				*scratch = p.AppendTo((*scratch)[:0])
+				frame = *scratch
+			}
+			batch[i] = Packet{} // let the packet's bytes go once written
+			if err := t.conn.WriteText(frame, time.Now().Add(t.opts.WriteTimeout)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// finish closes the connection and tells the session the transport is
+// done.
+func (t *wsTransport) finish() {
+	if t.pingTimer != nil {
+		t.pingTimer.Stop()
+	}
+	t.conn.Close()
+	t.sess.TransportFinished()
 }
 
 // closeHandshake sends the close frame and waits, at most WriteTimeout,

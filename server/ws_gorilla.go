@@ -15,9 +15,12 @@ import (
 )
 
 // newWSUpgrader returns the handshake function for the WebSocket handler.
-func newWSUpgrader(checkOrigin func(*http.Request) bool) wsUpgrader {
+func newWSUpgrader(checkOrigin func(*http.Request) bool, readBufferSize int) wsUpgrader {
 	u := &websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
+		// A buffer of its own, rather than net/http's 4 KB one, which the
+		// library would otherwise keep for the connection's life.
+		ReadBufferSize: readBufferSize,
 		// Write buffers come from a pool and are held only while a frame
 		// is written: most sessions are idle between notifications.
 		WriteBufferPool: &sync.Pool{},

@@ -23,8 +23,8 @@ Options:
                         per scenario), to try the script out
   --servers LIST        comma list of prosody, ejabberd, finesse
                         (default: prosody,ejabberd,finesse)
-  --scenarios LIST      comma list of own-ws, shared-ws, own-bosh, idle
-                        (default: all four)
+  --scenarios LIST      comma list of own-ws, shared-ws, own-bosh, idle-ws,
+                        idle (default: all five)
   --work DIR            work directory (configs, data, logs); default: a new
                         directory under ${TMPDIR:-/tmp}, removed after a
                         successful run unless --keep
@@ -43,11 +43,11 @@ EOF
 # ---------------------------------------------------------------- settings
 
 ALL_SERVERS=(prosody ejabberd finesse)
-ALL_SCENARIOS=(own-ws shared-ws own-bosh idle)
+ALL_SCENARIOS=(own-ws shared-ws own-bosh idle-ws idle)
 
 quick=0
 servers_arg="prosody,ejabberd,finesse"
-scenarios_arg="own-ws,shared-ws,own-bosh,idle"
+scenarios_arg="own-ws,shared-ws,own-bosh,idle-ws,idle"
 work=""
 keep=0
 json_out=""
@@ -124,12 +124,14 @@ if [ "$quick" = 1 ]; then
 	OWN_WS_USERS=200 OWN_WS_RATE=20 OWN_WS_DURATION=5s
 	SHARED_USERS=200 SHARED_STEPS=1,5,20 SHARED_STEP_DURATION=3s
 	OWN_BOSH_USERS=50 OWN_BOSH_RATE=10 OWN_BOSH_DURATION=5s
+	IDLE_WS_ONLY=200 IDLE_WS_ONLY_HOLD=10s
 	IDLE_WS=200 IDLE_BOSH=50 IDLE_HOLD=15s
 	RUN_TIMEOUT=3m
 else
 	OWN_WS_USERS=2000 OWN_WS_RATE=200 OWN_WS_DURATION=30s
 	SHARED_USERS=2000 SHARED_STEPS=1,2,5,10,20,50,100,200,500,1000,2000 SHARED_STEP_DURATION=10s
 	OWN_BOSH_USERS=500 OWN_BOSH_RATE=50 OWN_BOSH_DURATION=30s
+	IDLE_WS_ONLY=10000 IDLE_WS_ONLY_HOLD=30s
 	IDLE_WS=10000 IDLE_BOSH=2000 IDLE_HOLD=60s
 	RUN_TIMEOUT=15m
 fi
@@ -143,6 +145,7 @@ for s in "${scenarios[@]}"; do
 	own-ws) n=$OWN_WS_USERS ;;
 	shared-ws) n=$SHARED_USERS ;;
 	own-bosh) n=$OWN_BOSH_USERS ;;
+	idle-ws) n=$IDLE_WS_ONLY ;;
 	idle) n=$((IDLE_WS + IDLE_BOSH)) ;;
 	esac
 	[ "$n" -gt "$users_needed" ] && users_needed=$n
@@ -155,7 +158,7 @@ repo="$(cd "$here/.." && pwd -P)"
 command_line="bench/compare.sh"
 [ "$quick" = 1 ] && command_line+=" --quick"
 [ "$servers_arg" != "prosody,ejabberd,finesse" ] && command_line+=" --servers $servers_arg"
-[ "$scenarios_arg" != "own-ws,shared-ws,own-bosh,idle" ] && command_line+=" --scenarios $scenarios_arg"
+[ "$scenarios_arg" != "own-ws,shared-ws,own-bosh,idle-ws,idle" ] && command_line+=" --scenarios $scenarios_arg"
 
 # run CMD...: CMD in the background, waited for. A signal to the script
 # interrupts the wait and reaches its trap at once, instead of waiting for
@@ -601,6 +604,12 @@ load_args() {
 	own-bosh)
 		users="$FIRST_USER-$((FIRST_USER + OWN_BOSH_USERS - 1))"
 		printf '%s\n' --transport bosh --mode own --users "$users" --rate "$OWN_BOSH_RATE" --duration "$OWN_BOSH_DURATION" --max-loss 0
+		;;
+	idle-ws)
+		# WebSocket alone, for the memory of an idle WebSocket session:
+		# the mixed run's figure is an average over both transports.
+		users="$FIRST_USER-$((FIRST_USER + IDLE_WS_ONLY - 1))"
+		printf '%s\n' --transport ws --mode idle --users "$users" --hold "$IDLE_WS_ONLY_HOLD"
 		;;
 	idle)
 		users="$FIRST_USER-$((FIRST_USER + IDLE_WS + IDLE_BOSH - 1))"

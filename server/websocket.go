@@ -57,8 +57,8 @@ type wsConn interface {
 	// close frame from the peer is returned as *wsPeerClosed, a message
 	// over the read limit as errWSReadLimit; every error is final.
 	NextFrame() (binary bool, payload io.Reader, err error)
-	// WriteText writes frame as one text frame.
-	WriteText(frame []byte, deadline time.Time) error
+	// WriteText writes p as one text frame.
+	WriteText(p Packet, deadline time.Time) error
 	// WritePing writes a ping frame.
 	WritePing(deadline time.Time) error
 	// WriteClose writes a close frame; nothing may be written after it.
@@ -67,7 +67,8 @@ type wsConn interface {
 	// errWSReadLimit; the library then closes the connection with 1009.
 	SetReadLimit(n int64)
 	// SetControlHandler registers f, called on the reading goroutine for
-	// every ping and pong frame received. Pings are still answered.
+	// every ping and pong frame received. Pings are still answered (from
+	// the reading goroutine: the Write methods are safe together).
 	SetControlHandler(f func())
 	// Close closes the network connection at once.
 	Close() error
@@ -107,7 +108,7 @@ func (srv *Server) WebSocketHandler(opts WebSocketOptions) http.Handler {
 	if opts.ReadBufferSize <= 0 {
 		opts.ReadBufferSize = defaultWSReadBufferSize
 	}
-	return &wsHandler{srv: srv, opts: opts, upgrade: newWSUpgrader(checkOrigin, opts.ReadBufferSize)}
+	return &wsHandler{srv: srv, opts: opts, upgrade: newWSUpgrader(checkOrigin, opts.ReadBufferSize, opts.WriteTimeout)}
 }
 
 type wsHandler struct {
@@ -491,37 +492,17 @@ func (t *wsTransport) writeDue() bool {
 	return true
 }
 
-// wsScratch holds the buffers that join a multi-segment packet into one
-// frame, shared by all writers: a writer needs one only while it writes.
-var wsScratch = sync.Pool{New: func() any { return new([]byte) }}
-
 // writeQueued writes every queued packet, one per text frame.
 func (t *wsTransport) writeQueued() error {
-	var (
-		backing [16]Packet
-		scratch *[]byte
-	)
-	defer func() {
-		if scratch != nil && cap(*scratch) <= 64<<10 { // do not pool a large buffer
-			wsScratch.Put(scratch)
-		}
-	}()
+	var backing [16]Packet
 	for {
 		batch := t.sess.Outbound(backing[:0])
 		if len(batch) == 0 {
 			return nil
 		}
 		for i, p := range batch {
-			frame := p.head
-			if len(p.rest) > 0 {
-				if scratch == nil {
-					scratch = wsScratch.Get().(*[]byte)
-				}
-				*scratch = p.AppendTo((*scratch)[:0])
-				frame = *scratch
-			}
 			batch[i] = Packet{} // let the packet's bytes go once written
-			if err := t.conn.WriteText(frame, time.Now().Add(t.opts.WriteTimeout)); err != nil {
+			if err := t.conn.WriteText(p, time.Now().Add(t.opts.WriteTimeout)); err != nil {
 				return err
 			}
 		}

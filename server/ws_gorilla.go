@@ -7,6 +7,7 @@ package server
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -15,14 +16,16 @@ import (
 )
 
 // newWSUpgrader returns the handshake function for the WebSocket handler.
-func newWSUpgrader(checkOrigin func(*http.Request) bool, readBufferSize int) wsUpgrader {
+// writeTimeout bounds the pongs the connection answers pings with.
+func newWSUpgrader(checkOrigin func(*http.Request) bool, readBufferSize int, writeTimeout time.Duration) wsUpgrader {
 	u := &websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		// A buffer of its own, rather than net/http's 4 KB one, which the
 		// library would otherwise keep for the connection's life.
 		ReadBufferSize: readBufferSize,
-		// Write buffers come from a pool and are held only while a frame
-		// is written: most sessions are idle between notifications.
+		// The library writes only the close frame of a protocol error
+		// (see gorillaConn); what buffer it needs for that comes from a
+		// pool, and no session holds one.
 		WriteBufferPool: &sync.Pool{},
 		Subprotocols:    []string{wsSubprotocol},
 		CheckOrigin:     checkOrigin,
@@ -38,7 +41,7 @@ func newWSUpgrader(checkOrigin func(*http.Request) bool, readBufferSize int) wsU
 		if err != nil {
 			return nil, err
 		}
-		g := &gorillaConn{c: c}
+		g := &gorillaConn{c: c, nc: c.NetConn(), pongTimeout: writeTimeout}
 		// Answer close frames from the transport's writer, after what it
 		// still has to say (the <close/> answering the client's <close/>).
 		c.SetCloseHandler(func(int, string) error { return nil })
@@ -46,8 +49,25 @@ func newWSUpgrader(checkOrigin func(*http.Request) bool, readBufferSize int) wsU
 	}
 }
 
-// gorillaConn adapts a gorilla connection to wsConn.
-type gorillaConn struct{ c *websocket.Conn }
+// gorillaConn adapts a gorilla connection to wsConn. The library reads;
+// frames are written here, straight to the network connection: a
+// fan-out writes one frame to each of thousands of connections, and the
+// library's per-message work (its write lock, a pooled buffer, a write
+// deadline set on every message) cost as much as the rest of the path.
+// Every frame goes out in a single Write, so that the close frame the
+// library itself sends on a protocol error never interleaves with one of
+// ours (the connection's write lock serialises whole Writes).
+type gorillaConn struct {
+	c           *websocket.Conn
+	nc          net.Conn
+	pongTimeout time.Duration
+
+	// wmu serialises the writers: the transport's writer, and the reader
+	// answering pings.
+	wmu       sync.Mutex
+	deadline  time.Time // the write deadline last set on nc
+	closeSent bool
+}
 
 func (g *gorillaConn) NextFrame() (bool, io.Reader, error) {
 	typ, r, err := g.c.NextReader()
@@ -64,29 +84,92 @@ func (g *gorillaConn) NextFrame() (bool, io.Reader, error) {
 	return typ == websocket.BinaryMessage, r, nil
 }
 
-func (g *gorillaConn) WriteText(frame []byte, deadline time.Time) error {
-	if err := g.c.SetWriteDeadline(deadline); err != nil {
-		return err
+// WebSocket opcodes (RFC 6455 §5.2).
+const (
+	wsOpText  = 0x1
+	wsOpClose = 0x8
+	wsOpPing  = 0x9
+	wsOpPong  = 0xA
+)
+
+// wsFrames hold a frame while it is written, shared by all connections: a
+// connection needs one only for the time of a write.
+var wsFrames = sync.Pool{New: func() any { return new([]byte) }}
+
+// appendFrameHeader appends the header of a final, unmasked (server to
+// client) frame of n payload bytes (RFC 6455 §5.2).
+func appendFrameHeader(b []byte, opcode byte, n int) []byte {
+	b = append(b, 0x80|opcode)
+	switch {
+	case n < 126:
+		return append(b, byte(n))
+	case n <= 0xFFFF:
+		return append(b, 126, byte(n>>8), byte(n))
+	default:
+		return append(b, 127, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 	}
-	// WriteMessage sends a server's message as one frame, whatever its size.
-	return g.c.WriteMessage(websocket.TextMessage, frame)
+}
+
+// writeFrame writes one frame whose payload is p, with the write deadline
+// at most deadline and at least half as far off.
+func (g *gorillaConn) writeFrame(opcode byte, p Packet, deadline time.Time) error {
+	buf := wsFrames.Get().(*[]byte)
+	frame := appendFrameHeader((*buf)[:0], opcode, p.Len())
+	frame = p.AppendTo(frame)
+	err := g.write(frame, opcode, deadline)
+	if cap(frame) <= 64<<10 { // do not pool a large buffer
+		*buf = frame
+		wsFrames.Put(buf)
+	}
+	return err
+}
+
+func (g *gorillaConn) write(frame []byte, opcode byte, deadline time.Time) error {
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	if g.closeSent {
+		return websocket.ErrCloseSent
+	}
+	// Setting a deadline costs a timer update: leave the one set while it
+	// still gives this write at least half the time asked for.
+	now := time.Now()
+	if g.deadline.Sub(now) < deadline.Sub(now)/2 || g.deadline.After(deadline) {
+		if err := g.nc.SetWriteDeadline(deadline); err != nil {
+			return err
+		}
+		g.deadline = deadline
+	}
+	if opcode == wsOpClose {
+		g.closeSent = true
+	}
+	_, err := g.nc.Write(frame)
+	return err
+}
+
+func (g *gorillaConn) WriteText(p Packet, deadline time.Time) error {
+	return g.writeFrame(wsOpText, p, deadline)
 }
 
 func (g *gorillaConn) WritePing(deadline time.Time) error {
-	return g.c.WriteControl(websocket.PingMessage, nil, deadline)
+	return g.writeFrame(wsOpPing, Packet{}, deadline)
 }
 
 func (g *gorillaConn) WriteClose(code int, reason string, deadline time.Time) error {
-	return g.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline)
+	// A close frame's payload: the code, then the reason (RFC 6455 §5.5.1).
+	payload := append([]byte{byte(code >> 8), byte(code)}, reason...)
+	return g.writeFrame(wsOpClose, NewPacket(payload), deadline)
 }
 
 func (g *gorillaConn) SetReadLimit(n int64) { g.c.SetReadLimit(n) }
 
 func (g *gorillaConn) SetControlHandler(f func()) {
-	answerPing := g.c.PingHandler()
 	g.c.SetPingHandler(func(data string) error {
 		f()
-		return answerPing(data)
+		// Pong with the ping's payload (RFC 6455 §5.5.3). A failed pong is
+		// not the reader's to report: the connection's next read or write
+		// fails too.
+		_ = g.writeFrame(wsOpPong, NewPacket([]byte(data)), time.Now().Add(g.pongTimeout))
+		return nil
 	})
 	g.c.SetPongHandler(func(string) error {
 		f()

@@ -356,6 +356,18 @@ func TestWebSocketLoginPingAndClose(t *testing.T) {
 	wsExpect(t, c, `<message xmlns='jabber:client' to='`+jid+`'><body>one</body></message>`)
 	wsExpect(t, c, `<message xmlns='jabber:client' to='`+jid+`'><body>two</body></message>`)
 
+	// Every payload length form of a frame header (RFC 6455 §5.2): 7 bits,
+	// 16 bits from 126 bytes, 64 bits from 65,536.
+	for _, n := range []int{125, 126, 65535, 65536, 200000} {
+		head := `<message xmlns='jabber:client' to='` + jid + `'><body>`
+		tail := `</body></message>`
+		body := strings.Repeat("x", n-len(head)-len(tail))
+		s.Send(server.NewPacketSegments([]byte(head), []byte(body), []byte(tail)))
+		if got := wsRead(t, c); got != head+body+tail {
+			t.Fatalf("a frame of %d bytes came as %d bytes", n, len(got))
+		}
+	}
+
 	// The close choreography: <close/> answered by <close/>, then the close
 	// frame (1000), then the server closes the connection.
 	wsSend(t, c, wsCloseXML)

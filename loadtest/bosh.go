@@ -25,6 +25,26 @@ const (
 // server at all times, and sends each payload at once on a second request
 // (the server then answers the held one). What the responses carry comes
 // out of next in rid order, whatever order the responses arrive in.
+//
+// Two requests in flight travel on two connections, so the server may
+// take them in either order. XEP-0124 §14.2 wants it to process them in rid
+// order whatever the order of arrival, but ejabberd (23.01) parks a
+// request that arrives before its predecessor and, when the predecessor
+// turns out to be an empty request, holds that one and leaves the parked
+// payload unprocessed until the held request is answered: by the 'wait'
+// timeout, or by something else the server has to say. So the client
+// never writes an empty request and a payload one right after the other:
+//   - like a browser, which runs its handlers on a response before it
+//     sends the next request, an empty request is sent only when nothing
+//     is in flight and the reader has taken everything delivered and waits
+//     in next: whatever the session answers to what came in (SASL, bind,
+//     a ping's result) goes alone on a request of its own, which the
+//     server holds when it has nothing to say;
+//   - a request sent while its predecessor is unanswered waits until the
+//     predecessor has been written and then for boshSpacing after that (or
+//     for the predecessor's answer), time enough for the server to have
+//     taken it in (a publisher's payload right after an empty request, two
+//     payloads in a row).
 type boshWire struct {
 	hc       *http.Client
 	url      string
@@ -46,11 +66,12 @@ type boshWire struct {
 	ended       bool // no more requests
 	closed      bool
 	terminated  chan struct{} // closed when the terminate's response is in
-	// lastWritten is closed once the last request started has been
-	// written: each request waits for its predecessor's, so that the
-	// server receives rids in order, as a browser's client sends them
-	// (ejabberd answers neither of two requests that arrive out of order).
-	lastWritten chan struct{}
+	last        *boshRequest  // the last request started: the next one's predecessor
+	// readerIdle: the reader waits in next with nothing to take. queued:
+	// elements pushed to in and not yet taken. An empty request goes only
+	// when the reader is idle, nothing is queued and nothing is in flight.
+	readerIdle bool
+	queued     int
 
 	dmu         sync.Mutex
 	nextDeliver int64
@@ -58,6 +79,22 @@ type boshWire struct {
 
 	in       chan boshItem
 	deadline time.Time // for next; set by the reading goroutine only
+}
+
+// boshSpacing is how long after writing a request the client waits before
+// writing the next one while the first is unanswered: the time a server
+// on the same host, busy, takes to have the first request in hand.
+const boshSpacing = 10 * time.Millisecond
+
+// boshRequest is what a request's successor waits for.
+type boshRequest struct {
+	written  chan struct{} // closed once it has been written, or has failed
+	at       time.Time     // when it was written; set before written is closed
+	answered chan struct{} // closed once its response is in, or it has failed
+}
+
+func newBOSHRequest() *boshRequest {
+	return &boshRequest{written: make(chan struct{}), answered: make(chan struct{})}
 }
 
 type boshResult struct {
@@ -117,7 +154,7 @@ func (b *boshWire) open() error {
 	body := []byte(`<body content='text/xml; charset=utf-8' hold='1' rid='` + strconv.FormatInt(rid, 10) +
 		`' to='` + escape(b.domain) + `' ver='1.6' wait='` + strconv.Itoa(int(b.wait/time.Second)) +
 		`' xml:lang='en' xmpp:version='1.0' xmlns='` + nsHTTPBind + `' xmlns:xmpp='` + nsXBOSH + `'/>`)
-	data, err := b.post(body, make(chan struct{}))
+	data, err := b.post(body, newBOSHRequest())
 	if err != nil {
 		return fmt.Errorf("bosh session creation: %w", err)
 	}
@@ -163,7 +200,8 @@ func terminateOf(body []byte) (*boshTerminated, bool) {
 }
 
 // kick sends what is due while fewer than maxInflight requests are out:
-// a restart, the outbox, the terminate, or an empty request to be held.
+// a restart, the outbox, the terminate, or (when nothing is in flight and
+// the reader waits with nothing to take) an empty request to be held.
 // b.mu is held.
 func (b *boshWire) kick() {
 	for !b.ended && b.inflight < b.maxInflight {
@@ -184,63 +222,94 @@ func (b *boshWire) kick() {
 			body = append([]byte(head+`>`), b.outbox...)
 			body = append(body, "</body>"...)
 			b.outbox = nil
-		case b.inflight == 0:
+		case b.inflight == 0 && b.readerIdle && b.queued == 0:
 			body = []byte(head + `/>`)
 		default:
 			return
 		}
 		b.rid = rid
 		b.inflight++
-		prev, written := b.lastWritten, make(chan struct{})
-		b.lastWritten = written
-		go b.exchange(rid, body, isTerminate, prev, written)
+		prev, req := b.last, newBOSHRequest()
+		b.last = req
+		go b.exchange(rid, body, isTerminate, prev, req)
 	}
 }
 
-// exchange sends one request and delivers its response in rid order.
-// It is posted once prev (the previous request's) is closed, and closes
-// written when its own has been written.
-func (b *boshWire) exchange(rid int64, body []byte, isTerminate bool, prev <-chan struct{}, written chan struct{}) {
+// exchange sends one request, req, once its predecessor prev has been
+// written (and, when prev is unanswered, boshSpacing after that), and
+// delivers its response in rid order.
+func (b *boshWire) exchange(rid int64, body []byte, isTerminate bool, prev, req *boshRequest) {
 	if prev != nil {
-		select {
-		case <-prev:
-		case <-b.ctx.Done():
-		}
+		b.waitFor(prev)
 	}
-	data, err := b.post(body, written)
+	data, err := b.post(body, req)
+	close(req.answered)
 	var term *boshTerminated
 	if err == nil {
 		term, _ = terminateOf(data)
 	}
+	if isTerminate {
+		b.mu.Lock()
+		b.inflight--
+		b.ended = true
+		b.mu.Unlock()
+		close(b.terminated)
+		return
+	}
+	// What the response carries is queued for the reader before the
+	// request counts as answered, so that kick sees it and sends no empty
+	// request before the reader has taken it.
+	b.deliver(rid, boshResult{body: data, err: err})
 	b.mu.Lock()
 	b.inflight--
 	if err != nil || term != nil {
 		b.ended = true
 	} else {
-		b.kick() // the next request to be held goes out before this one is read
+		b.kick()
 	}
 	b.mu.Unlock()
-	if isTerminate {
-		close(b.terminated)
-		return
-	}
-	b.deliver(rid, boshResult{body: data, err: err})
 }
 
-func (b *boshWire) post(body []byte, written chan struct{}) ([]byte, error) {
+// waitFor returns once prev has been written and then answered or
+// written boshSpacing ago (or the wire is closed).
+func (b *boshWire) waitFor(prev *boshRequest) {
+	select {
+	case <-prev.written:
+	case <-b.ctx.Done():
+		return
+	}
+	d := boshSpacing - time.Since(prev.at)
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-prev.answered:
+	case <-t.C:
+	case <-b.ctx.Done():
+	}
+}
+
+func (b *boshWire) post(body []byte, req *boshRequest) ([]byte, error) {
 	var once sync.Once
-	markWritten := func() { once.Do(func() { close(written) }) }
+	markWritten := func() {
+		once.Do(func() {
+			req.at = time.Now()
+			close(req.written)
+		})
+	}
 	// However the request ends, the next one may go.
 	defer markWritten()
 	ctx := httptrace.WithClientTrace(b.ctx, &httptrace.ClientTrace{
 		WroteRequest: func(httptrace.WroteRequestInfo) { markWritten() },
 	})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, bytes.NewReader(body))
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
-	resp, err := b.hc.Do(req)
+	hreq.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	resp, err := b.hc.Do(hreq)
 	if err != nil {
 		return nil, fmt.Errorf("bosh request: %w", err)
 	}
@@ -297,11 +366,25 @@ func (b *boshWire) handle(body []byte) error {
 	return nil
 }
 
+// push queues an item for next; the count of queued items goes up first.
 func (b *boshWire) push(it boshItem) {
+	b.mu.Lock()
+	b.queued++
+	b.mu.Unlock()
 	select {
 	case b.in <- it:
 	case <-b.ctx.Done():
 	}
+}
+
+// took records that next has taken an item (or stopped waiting).
+func (b *boshWire) took(item bool) {
+	b.mu.Lock()
+	if item {
+		b.queued--
+	}
+	b.readerIdle = false
+	b.mu.Unlock()
 }
 
 var errClosed = errors.New("closed by the client")
@@ -309,9 +392,18 @@ var errClosed = errors.New("closed by the client")
 func (b *boshWire) next() ([]byte, error) {
 	select {
 	case it := <-b.in:
+		b.took(true)
 		return it.el, it.err
 	default:
 	}
+	// The reader is idle: whatever it had to answer has been sent, and
+	// the request to be held can go.
+	b.mu.Lock()
+	if b.queued == 0 {
+		b.readerIdle = true
+		b.kick()
+	}
+	b.mu.Unlock()
 	var timeout <-chan time.Time
 	if !b.deadline.IsZero() {
 		t := time.NewTimer(time.Until(b.deadline))
@@ -320,10 +412,13 @@ func (b *boshWire) next() ([]byte, error) {
 	}
 	select {
 	case it := <-b.in:
+		b.took(true)
 		return it.el, it.err
 	case <-timeout:
+		b.took(false)
 		return nil, errTimeout
 	case <-b.ctx.Done():
+		b.took(false)
 		return nil, errClosed
 	}
 }

@@ -456,6 +456,10 @@ setup_ejabberd() {
 		"$here/ejabberdctl.cfg.in" >"$dir/ejabberdctl.cfg"
 	# ejabberdctl reads ERL_INETRC from the config directory.
 	echo '{lookup, [file, native]}.' >"$dir/inetrc"
+	# erl as ejabberdctl.cfg names it: the soft open-files limit raised
+	# after su has lowered it.
+	printf '%s\n' '#!/bin/sh' 'ulimit -n "$(ulimit -Hn)" 2>/dev/null || true' 'exec /usr/bin/erl "$@"' >"$dir/erl"
+	chmod 755 "$dir/erl"
 	as_root chown -R ejabberd:ejabberd "$dir"
 
 	start_ejabberd

@@ -18,8 +18,8 @@ def steps_note:
   | ([$steps[] | select(.rate == 1)] | first) as $one
   | [ (if $best then "clean up to \($best.rate | int) publishes/s (\($best.delivered_per_sec | int) deliveries/s)"
        else "no clean step" end),
-      (if $one then "at 1 publish/s p99 \($one.p99_ms | ms) ms" else empty end),
-      (if $stop then "at \($stop.rate | int)/s p99 \($stop.p99_ms | ms) ms, lost \($stop.lost)" else empty end)
+      (if $one and ($stop.rate // 0) != 1 then "at 1 publish/s p99 \($one.p99_ms | ms) ms" else empty end),
+      (if $stop then "stopped at \($stop.rate | int)/s: p99 \($stop.p99_ms | ms) ms, lost \($stop.lost)" else empty end)
     ] | join("; ");
 
 def note:

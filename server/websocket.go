@@ -108,13 +108,23 @@ func (srv *Server) WebSocketHandler(opts WebSocketOptions) http.Handler {
 	if opts.ReadBufferSize <= 0 {
 		opts.ReadBufferSize = defaultWSReadBufferSize
 	}
-	return &wsHandler{srv: srv, opts: opts, upgrade: newWSUpgrader(checkOrigin, opts.ReadBufferSize, opts.WriteTimeout)}
+	return &wsHandler{
+		srv:         srv,
+		opts:        opts,
+		upgrade:     newWSUpgrader(checkOrigin, opts.ReadBufferSize, opts.WriteTimeout),
+		readBuffers: &sync.Pool{New: func() any { return new(bytes.Buffer) }},
+	}
 }
 
 type wsHandler struct {
 	srv     *Server
 	opts    WebSocketOptions
 	upgrade wsUpgrader
+	// readBuffers hold a frame while it is parsed, shared by the handler's
+	// connections: the parsed stanza keeps none of its bytes, and an idle
+	// session then holds no buffer of the size of the largest frame it
+	// ever sent.
+	readBuffers *sync.Pool
 }
 
 func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -143,12 +153,13 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	limits := h.srv.Limits()
 	conn.SetReadLimit(wsHardReadLimit(limits.MaxBytes))
 	t := &wsTransport{
-		srv:      h.srv,
-		opts:     h.opts,
-		conn:     conn,
-		remote:   r.RemoteAddr,
-		secure:   r.TLS != nil,
-		readDone: make(chan struct{}),
+		srv:         h.srv,
+		opts:        h.opts,
+		conn:        conn,
+		remote:      r.RemoteAddr,
+		secure:      r.TLS != nil,
+		readDone:    make(chan struct{}),
+		readBuffers: h.readBuffers,
 	}
 	// The handler holds the writer's role until the transport is set up:
 	// the session can be woken (by a server shutdown) from the moment it
@@ -225,6 +236,8 @@ type wsTransport struct {
 	sess   *Session
 	remote string
 	secure bool
+
+	readBuffers *sync.Pool // of *bytes.Buffer, the handler's
 
 	// The writer (see kick): writing is set while a writer goroutine
 	// runs, pending when it has something to look at; stopping, pingDue
@@ -314,19 +327,14 @@ func (t *wsTransport) readLoop() {
 	}
 }
 
-// wsFrameBuffers hold a frame while it is parsed, shared by all readers:
-// the parsed stanza keeps none of its bytes, and an idle session then
-// holds no buffer of the size of the largest frame it ever sent.
-var wsFrameBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
 // readFrame reads one text frame and handles it. It returns false when the
 // connection failed.
 func (t *wsTransport) readFrame(payload io.Reader, limits Limits) bool {
-	frame := wsFrameBuffers.Get().(*bytes.Buffer)
+	frame := t.readBuffers.Get().(*bytes.Buffer)
 	defer func() {
 		if frame.Cap() <= 64<<10 { // do not pool a large buffer
 			frame.Reset()
-			wsFrameBuffers.Put(frame)
+			t.readBuffers.Put(frame)
 		}
 	}()
 	// Read one byte past the limit, and no more, to tell an oversize

@@ -36,12 +36,15 @@ func newWSUpgrader(checkOrigin func(*http.Request) bool, readBufferSize int, wri
 			io.WriteString(w, reason.Error()+"\n")
 		},
 	}
+	// Frames being written, shared by the upgrader's connections: a
+	// connection needs one only for the time of a write.
+	frames := &sync.Pool{New: func() any { return new([]byte) }}
 	return func(w http.ResponseWriter, r *http.Request) (wsConn, error) {
 		c, err := u.Upgrade(w, r, nil)
 		if err != nil {
 			return nil, err
 		}
-		g := &gorillaConn{c: c, nc: c.NetConn(), pongTimeout: writeTimeout}
+		g := &gorillaConn{c: c, nc: c.NetConn(), pongTimeout: writeTimeout, frames: frames}
 		// Answer close frames from the transport's writer, after what it
 		// still has to say (the <close/> answering the client's <close/>).
 		c.SetCloseHandler(func(int, string) error { return nil })
@@ -61,6 +64,7 @@ type gorillaConn struct {
 	c           *websocket.Conn
 	nc          net.Conn
 	pongTimeout time.Duration
+	frames      *sync.Pool // of *[]byte, the upgrader's
 
 	// wmu serialises the writers: the transport's writer, and the reader
 	// answering pings.
@@ -92,10 +96,6 @@ const (
 	wsOpPong  = 0xA
 )
 
-// wsFrames hold a frame while it is written, shared by all connections: a
-// connection needs one only for the time of a write.
-var wsFrames = sync.Pool{New: func() any { return new([]byte) }}
-
 // appendFrameHeader appends the header of a final, unmasked (server to
 // client) frame of n payload bytes (RFC 6455 §5.2).
 func appendFrameHeader(b []byte, opcode byte, n int) []byte {
@@ -113,13 +113,13 @@ func appendFrameHeader(b []byte, opcode byte, n int) []byte {
 // writeFrame writes one frame whose payload is p, with the write deadline
 // at most deadline and at least half as far off.
 func (g *gorillaConn) writeFrame(opcode byte, p Packet, deadline time.Time) error {
-	buf := wsFrames.Get().(*[]byte)
+	buf := g.frames.Get().(*[]byte)
 	frame := appendFrameHeader((*buf)[:0], opcode, p.Len())
 	frame = p.AppendTo(frame)
 	err := g.write(frame, opcode, deadline)
 	if cap(frame) <= 64<<10 { // do not pool a large buffer
 		*buf = frame
-		wsFrames.Put(buf)
+		g.frames.Put(buf)
 	}
 	return err
 }

@@ -1,11 +1,7 @@
 package ccp
 
 import (
-	"bytes"
-	"encoding/xml"
 	"errors"
-	"fmt"
-	"io"
 	"net/url"
 	"slices"
 	"strconv"
@@ -15,6 +11,7 @@ import (
 
 	"github.com/finesse-notify/finesse-notify/finesse"
 	"github.com/finesse-notify/finesse-notify/finesse/task"
+	"github.com/finesse-notify/finesse-notify/internal/xmlbody"
 )
 
 // The Task API's documented limits (FINESSE-REFERENCE §6).
@@ -91,7 +88,7 @@ type taskBody struct {
 // parseTaskBody reads a <Task> document into a rawTask.
 func parseTaskBody(body []byte) (rawTask, *apiError) {
 	var b taskBody
-	if err := decodeDocument(body, "Task", &b); err != nil {
+	if err := xmlbody.Decode(body, "Task", &b); err != nil {
 		return rawTask{}, badRequest(errXMLSyntax, "Task", "The request body is not a well-formed <Task> document: "+err.Error())
 	}
 	var raw rawTask
@@ -364,75 +361,4 @@ func checkVariableName(name string) *apiError {
 		}
 	}
 	return checkChars(name, name)
-}
-
-// decodeDocument unmarshals body, which must be one well-formed XML
-// document whose root element is root, into v. White space, comments and
-// processing instructions may surround the root element, and a UTF-8
-// byte-order mark may open the body; a DTD may not, nor any other content
-// after the root element. encoding/xml itself refuses undeclared entities
-// and encodings other than UTF-8.
-func decodeDocument(body []byte, root string, v any) error {
-	body = bytes.TrimPrefix(body, []byte{0xEF, 0xBB, 0xBF})
-	d := xml.NewDecoder(bytes.NewReader(body))
-	d.Strict = true
-	var start xml.StartElement
-	for {
-		tok, err := d.Token()
-		if err == io.EOF {
-			return errors.New("no root element")
-		}
-		if err != nil {
-			return syntaxError(err)
-		}
-		if se, ok := tok.(xml.StartElement); ok {
-			start = se
-			break
-		}
-		if err := outsideRoot(tok, "before"); err != nil {
-			return err
-		}
-	}
-	if start.Name.Local != root {
-		return fmt.Errorf("the root element is <%s>, not <%s>", start.Name.Local, root)
-	}
-	if err := d.DecodeElement(v, &start); err != nil {
-		return syntaxError(err)
-	}
-	for {
-		tok, err := d.Token()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return syntaxError(err)
-		}
-		if _, ok := tok.(xml.StartElement); ok {
-			return errors.New("content after the root element")
-		}
-		if err := outsideRoot(tok, "after"); err != nil {
-			return err
-		}
-	}
-}
-
-// outsideRoot accepts what may stand before or after the root element.
-func outsideRoot(tok xml.Token, where string) error {
-	switch t := tok.(type) {
-	case xml.CharData:
-		if len(bytes.TrimSpace(t)) != 0 {
-			return fmt.Errorf("text %s the root element", where)
-		}
-	case xml.Directive:
-		return errors.New("DTDs are not accepted")
-	}
-	return nil
-}
-
-func syntaxError(err error) error {
-	var se *xml.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Errorf("line %d: %s", se.Line, se.Msg)
-	}
-	return err
 }

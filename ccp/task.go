@@ -2,7 +2,6 @@ package ccp
 
 import (
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/finesse-notify/finesse-notify/finesse/directory"
 	"github.com/finesse-notify/finesse-notify/finesse/task"
+	"github.com/finesse-notify/finesse-notify/internal/xmlbody"
 )
 
 // submitBody serves POST <family>/feed/{feedId} with a <Task> body.
@@ -115,17 +115,12 @@ func (a *API) feed(s string) (directory.Feed, bool) {
 // 413, refused on its Content-Length before it is sent when it is honest.
 func (a *API) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
 	limit := a.cfg.MaxBodyBytes
-	tooLarge := &apiError{status: http.StatusRequestEntityTooLarge, errType: errBodyTooLarge,
-		data: strconv.FormatInt(limit, 10), message: "The request body exceeds the limit"}
-	if r.ContentLength > limit {
-		return nil, tooLarge
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge
-		}
+	body, err := xmlbody.Read(w, r, limit)
+	switch {
+	case errors.Is(err, xmlbody.ErrTooLarge):
+		return nil, &apiError{status: http.StatusRequestEntityTooLarge, errType: errBodyTooLarge,
+			data: strconv.FormatInt(limit, 10), message: "The request body exceeds the limit"}
+	case err != nil:
 		return nil, badRequest(errXMLSyntax, "Task", "The request body could not be read")
 	}
 	return body, nil

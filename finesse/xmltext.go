@@ -1,6 +1,9 @@
 package finesse
 
-import "unicode/utf8"
+import (
+	"strconv"
+	"unicode/utf8"
+)
 
 // The XML writing shared by everything that renders Finesse and CCP
 // documents: element names are constants of their callers, text is
@@ -95,4 +98,17 @@ func AppendElem(dst []byte, name, text string) []byte {
 	dst = AppendOpen(dst, name)
 	dst = AppendText(dst, text)
 	return AppendClose(dst, name)
+}
+
+// MediaAPIError renders the <apiErrors> data of Finesse's asynchronous
+// error for a media routing domain (the Media and Dialogs/Media nodes'
+// error Updates, FINESSE-REFERENCE §4.3): one <apiError> with its data,
+// MRD id, message and type.
+func MediaAPIError(mrdID int, data, message, errType string) []byte {
+	b := append([]byte(nil), "<apiErrors><apiError>"...)
+	b = AppendElem(b, "errorData", data)
+	b = AppendElem(b, "errorMedia", strconv.Itoa(mrdID))
+	b = AppendElem(b, "errorMessage", message)
+	b = AppendElem(b, "errorType", errType)
+	return append(b, "</apiError></apiErrors>"...)
 }

@@ -66,20 +66,20 @@ func TestJudge(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Mode = ModeOwn
 	cfg.MaxLoss = 1
-	s := Summary{Published: 10, Lost: 1, P99ms: 5}
+	s := Summary{Events: Events{Published: 10, Lost: 1, P99ms: 5}}
 	s.judge(&cfg)
 	if !s.OK {
 		t.Errorf("one loss allowed: %v", s.Failures)
 	}
 	for name, s := range map[string]Summary{
-		"loss":       {Published: 10, Lost: 2},
-		"duplicate":  {Published: 10, Duplicated: 1},
-		"order":      {Published: 10, OutOfOrder: 1},
-		"misrouted":  {Published: 10, Misrouted: 1},
+		"loss":       {Events: Events{Published: 10, Lost: 2}},
+		"duplicate":  {Events: Events{Published: 10, Duplicated: 1}},
+		"order":      {Events: Events{Published: 10, OutOfOrder: 1}},
+		"misrouted":  {Events: Events{Published: 10, Misrouted: 1}},
 		"nothing":    {},
-		"dropped":    {Published: 10, Dropped: 1},
-		"timeout":    {Published: 10, TimedOut: true},
-		"pub errors": {Published: 10, PublishErrors: 1},
+		"dropped":    {Events: Events{Published: 10}, Dropped: 1},
+		"timeout":    {Events: Events{Published: 10}, TimedOut: true},
+		"pub errors": {Events: Events{Published: 10, PublishErrors: 1}},
 	} {
 		s.judge(&cfg)
 		if s.OK {
@@ -87,7 +87,7 @@ func TestJudge(t *testing.T) {
 		}
 	}
 	cfg.MaxP99 = 4e6 // 4 ms
-	s = Summary{Published: 10, P99ms: 5}
+	s = Summary{Events: Events{Published: 10, P99ms: 5}}
 	if s.judge(&cfg); s.OK {
 		t.Error("p99 over the bound: OK")
 	}

@@ -536,16 +536,7 @@ func (r *runner) publishSteps(sum *Summary) {
 		sum.Steps = nil
 	}
 	sum.Rate = pick.Rate
-	sum.Published = pick.Published
-	sum.PublishErrors = pick.PublishErrors
-	sum.Expected = pick.Expected
-	sum.Delivered = pick.Delivered
-	sum.DeliveredPerSec = pick.DeliveredPerSec
-	sum.Lost = pick.Lost
-	sum.Duplicated = pick.Duplicated
-	sum.OutOfOrder = pick.OutOfOrder
-	sum.Misrouted = pick.Misrouted
-	sum.P50ms, sum.P95ms, sum.P99ms, sum.MaxMs, sum.MeanMs = pick.P50ms, pick.P95ms, pick.P99ms, pick.MaxMs, pick.MeanMs
+	sum.Events = pick.Events
 }
 
 // step publishes at rate for cfg.Duration (or cfg.Events events), waits
@@ -571,8 +562,7 @@ func (r *runner) step(rate float64) Step {
 	}
 
 	d := after.minus(before)
-	st := Step{
-		Rate:          rate,
+	st := Step{Rate: rate, Events: Events{
 		Published:     published,
 		PublishErrors: r.pubErrors.Load() - errBefore,
 		Expected:      d.expected,
@@ -585,7 +575,7 @@ func (r *runner) step(rate float64) Step {
 		P99ms:         ms(h.Percentile(99)),
 		MaxMs:         ms(h.Max()),
 		MeanMs:        ms(h.Mean()),
-	}
+	}}
 	if d.expected > d.delivered {
 		st.Lost = d.expected - d.delivered
 	}
@@ -731,10 +721,10 @@ func (r *runner) startProgress() func() {
 
 // --- the summary ---
 
-// Step is one rate of a run.
-type Step struct {
-	Rate            float64 `json:"rate"`
-	Seconds         float64 `json:"seconds"`
+// Events are the event figures of a step: what was published, what
+// arrived, and how late. A Summary carries those of the step it reports;
+// JSON puts them where the struct is embedded.
+type Events struct {
 	Published       uint64  `json:"published"`
 	PublishErrors   uint64  `json:"publish_errors"`
 	Expected        uint64  `json:"expected"`
@@ -749,39 +739,33 @@ type Step struct {
 	P99ms           float64 `json:"p99_ms"`
 	MaxMs           float64 `json:"max_ms"`
 	MeanMs          float64 `json:"mean_ms"`
-	ToolCPUSeconds  float64 `json:"tool_cpu_s"`
-	ServerCPUSecs   float64 `json:"server_cpu_s,omitempty"`
-	Clean           bool    `json:"clean"`
+}
+
+// Step is one rate of a run.
+type Step struct {
+	Rate    float64 `json:"rate"`
+	Seconds float64 `json:"seconds"`
+	Events
+	ToolCPUSeconds float64 `json:"tool_cpu_s"`
+	ServerCPUSecs  float64 `json:"server_cpu_s,omitempty"`
+	Clean          bool    `json:"clean"`
 }
 
 // Summary is the outcome of a run: the JSON line finesse-load prints.
 // With rate steps, the event figures are those of the highest clean step
 // (or the last step when none was clean), and every step is in Steps.
 type Summary struct {
-	Server          string  `json:"server"`
-	Mode            string  `json:"mode"`
-	Transport       string  `json:"transport"`
-	Sessions        int     `json:"sessions"`
-	Established     int     `json:"established"`
-	FailedLogins    int     `json:"failed_logins"`
-	Dropped         int     `json:"dropped"`
-	LoginSeconds    float64 `json:"login_seconds"`
-	LoginsPerSec    float64 `json:"logins_per_sec"`
-	Rate            float64 `json:"rate"`
-	Published       uint64  `json:"published"`
-	PublishErrors   uint64  `json:"publish_errors"`
-	Expected        uint64  `json:"expected"`
-	Delivered       uint64  `json:"delivered"`
-	DeliveredPerSec float64 `json:"delivered_per_sec"`
-	Lost            uint64  `json:"lost"`
-	Duplicated      uint64  `json:"duplicated"`
-	OutOfOrder      uint64  `json:"out_of_order"`
-	Misrouted       uint64  `json:"misrouted"`
-	P50ms           float64 `json:"p50_ms"`
-	P95ms           float64 `json:"p95_ms"`
-	P99ms           float64 `json:"p99_ms"`
-	MaxMs           float64 `json:"max_ms"`
-	MeanMs          float64 `json:"mean_ms"`
+	Server       string  `json:"server"`
+	Mode         string  `json:"mode"`
+	Transport    string  `json:"transport"`
+	Sessions     int     `json:"sessions"`
+	Established  int     `json:"established"`
+	FailedLogins int     `json:"failed_logins"`
+	Dropped      int     `json:"dropped"`
+	LoginSeconds float64 `json:"login_seconds"`
+	LoginsPerSec float64 `json:"logins_per_sec"`
+	Rate         float64 `json:"rate"`
+	Events
 	// RSSKBPerSession is the growth of the server's resident memory from
 	// before the first session to after the last login (after the hold,
 	// in idle mode), per established session; null when not measured.

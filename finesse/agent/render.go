@@ -246,10 +246,5 @@ const (
 
 // alreadyLoggedInError is the <apiErrors> data of that error.
 func alreadyLoggedInError(mrdID int) []byte {
-	b := append([]byte(nil), "<apiErrors><apiError>"...)
-	b = finesse.AppendElem(b, "errorData", alreadyLoggedInData)
-	b = finesse.AppendElem(b, "errorMedia", strconv.Itoa(mrdID))
-	b = finesse.AppendElem(b, "errorMessage", alreadyLoggedInMessage)
-	b = finesse.AppendElem(b, "errorType", alreadyLoggedInType)
-	return append(b, "</apiError></apiErrors>"...)
+	return finesse.MediaAPIError(mrdID, alreadyLoggedInData, alreadyLoggedInMessage, alreadyLoggedInType)
 }

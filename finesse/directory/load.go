@@ -500,27 +500,42 @@ func (v *validator) reasonCodes(d *contents, codes []fileReasonCode) {
 	}
 }
 
+// idAndName checks what every numbered, named entry of a section has: a
+// positive id not taken yet (taken says whether it is), and a name,
+// trimmed, that no earlier entry has (names maps names to ids). It reports
+// each problem and returns the entry's label for further messages, its
+// name, whether both were right (ok), and whether the id is, so that the
+// entry's other fields are worth checking (usable).
+func (v *validator) idAndName(section, kind string, i, id int, taken bool, rawName string, names map[string]int) (label, name string, ok, usable bool) {
+	if id <= 0 {
+		v.addf(section, i, "%s %q: id must be a positive number, not %d", kind, rawName, id)
+		return "", "", false, false
+	}
+	label = fmt.Sprintf("%s %d", kind, id)
+	if taken {
+		v.addf(section, i, "%s: duplicate id", label)
+		return label, "", false, false
+	}
+	name = strings.TrimSpace(rawName)
+	switch other, dup := names[name]; {
+	case name == "":
+		v.addf(section, i, "%s: no name", label)
+		return label, name, false, true
+	case dup:
+		v.addf(section, i, "%s: name %q is already %s %d's", label, name, kind, other)
+		return label, name, false, true
+	}
+	return label, name, true, true
+}
+
 func (v *validator) mrds(d *contents, mrds []fileMRD) {
 	names := make(map[string]int)
 	voice := 0
 	for i, fm := range mrds {
-		if fm.ID <= 0 {
-			v.addf("mediaRoutingDomains", i, "media routing domain %q: id must be a positive number, not %d", fm.Name, fm.ID)
+		_, taken := d.mrdByID[fm.ID]
+		label, name, ok, usable := v.idAndName("mediaRoutingDomains", "media routing domain", i, fm.ID, taken, fm.Name, names)
+		if !usable {
 			continue
-		}
-		label := fmt.Sprintf("media routing domain %d", fm.ID)
-		if _, dup := d.mrdByID[fm.ID]; dup {
-			v.addf("mediaRoutingDomains", i, "%s: duplicate id", label)
-			continue
-		}
-		ok := true
-		name := strings.TrimSpace(fm.Name)
-		if name == "" {
-			v.addf("mediaRoutingDomains", i, "%s: no name", label)
-			ok = false
-		} else if other, dup := names[name]; dup {
-			v.addf("mediaRoutingDomains", i, "%s: name %q is already media routing domain %d's", label, name, other)
-			ok = false
 		}
 		limit := fm.MaxDialogLimit
 		if limit == 0 {
@@ -611,23 +626,10 @@ func (v *validator) feeds(d *contents, feeds []fileFeed) {
 	}
 	names := make(map[string]int)
 	for i, ff := range feeds {
-		if ff.ID <= 0 {
-			v.addf("feeds", i, "feed %q: id must be a positive number, not %d", ff.Name, ff.ID)
+		_, taken := d.feedByID[ff.ID]
+		label, name, ok, usable := v.idAndName("feeds", "feed", i, ff.ID, taken, ff.Name, names)
+		if !usable {
 			continue
-		}
-		label := fmt.Sprintf("feed %d", ff.ID)
-		if _, dup := d.feedByID[ff.ID]; dup {
-			v.addf("feeds", i, "%s: duplicate id", label)
-			continue
-		}
-		ok := true
-		name := strings.TrimSpace(ff.Name)
-		if name == "" {
-			v.addf("feeds", i, "%s: no name", label)
-			ok = false
-		} else if other, dup := names[name]; dup {
-			v.addf("feeds", i, "%s: name %q is already feed %d's", label, name, other)
-			ok = false
 		}
 		if _, exists := d.campByID[ff.Campaign]; !exists {
 			v.addf("feeds", i, "%s: unknown campaign %q", label, ff.Campaign)

@@ -1,16 +1,13 @@
 package rest
 
 import (
-	"bytes"
-	"encoding/xml"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/finesse-notify/finesse-notify/finesse/agent"
+	"github.com/finesse-notify/finesse-notify/internal/xmlbody"
 )
 
 // userBody is the body of PUT /finesse/api/User/{id}:
@@ -58,96 +55,16 @@ func readRequest[T any](w http.ResponseWriter, r *http.Request, limit int64, par
 }
 
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *apiError) {
-	tooLarge := &apiError{status: http.StatusRequestEntityTooLarge, errType: errInvalidInput,
-		message: "The request body exceeds the limit", data: strconv.FormatInt(limit, 10)}
-	if r.ContentLength > limit {
-		return nil, tooLarge
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge
-		}
+	body, err := xmlbody.Read(w, r, limit)
+	switch {
+	case errors.Is(err, xmlbody.ErrTooLarge):
+		return nil, &apiError{status: http.StatusRequestEntityTooLarge, errType: errInvalidInput,
+			message: "The request body exceeds the limit", data: strconv.FormatInt(limit, 10)}
+	case err != nil:
 		return nil, &apiError{status: http.StatusBadRequest, errType: errInvalidInput,
 			message: "The request body could not be read"}
 	}
 	return body, nil
-}
-
-// decodeDocument unmarshals body, which must be one well-formed XML
-// document whose root element is root, into v. Comments, processing
-// instructions and white space may surround the root element, and a
-// UTF-8 byte-order mark may open the body; a DTD may not, nor anything
-// after the root element. encoding/xml refuses undeclared entities and
-// encodings other than UTF-8 by itself.
-func decodeDocument(body []byte, root string, v any) error {
-	body = bytes.TrimPrefix(body, utf8BOM)
-	d := xml.NewDecoder(bytes.NewReader(body))
-	d.Strict = true
-	start, err := rootElement(d)
-	if err != nil {
-		return err
-	}
-	if start.Name.Local != root {
-		return fmt.Errorf("the root element is <%s>, not <%s>", start.Name.Local, root)
-	}
-	if err := d.DecodeElement(v, &start); err != nil {
-		return syntaxError(err)
-	}
-	for {
-		tok, err := d.Token()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return syntaxError(err)
-		}
-		switch t := tok.(type) {
-		case xml.CharData:
-			if len(bytes.TrimSpace(t)) != 0 {
-				return errors.New("text after the root element")
-			}
-		case xml.Comment, xml.ProcInst:
-		default:
-			return errors.New("content after the root element")
-		}
-	}
-}
-
-// utf8BOM is the byte-order mark some clients (.NET's among them) put
-// before a UTF-8 document.
-var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
-
-// rootElement reads up to the root element's start tag.
-func rootElement(d *xml.Decoder) (xml.StartElement, error) {
-	for {
-		tok, err := d.Token()
-		if err == io.EOF {
-			return xml.StartElement{}, errors.New("no root element")
-		}
-		if err != nil {
-			return xml.StartElement{}, syntaxError(err)
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			return t, nil
-		case xml.CharData:
-			if len(bytes.TrimSpace(t)) != 0 {
-				return xml.StartElement{}, errors.New("text before the root element")
-			}
-		case xml.Directive:
-			return xml.StartElement{}, errors.New("DTDs are not accepted")
-		}
-	}
-}
-
-func syntaxError(err error) error {
-	var se *xml.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Errorf("line %d: %s", se.Line, se.Msg)
-	}
-	return err
 }
 
 // malformed is the 400 for a body that is not the expected document.
@@ -165,7 +82,7 @@ var missingState = &apiError{status: http.StatusBadRequest, errType: errParamete
 // actor and request id, which the handler knows).
 func parseUserBody(body []byte) (agent.StateRequest, *apiError) {
 	var b userBody
-	if err := decodeDocument(body, "User", &b); err != nil {
+	if err := xmlbody.Decode(body, "User", &b); err != nil {
 		return agent.StateRequest{}, malformed("User", err)
 	}
 	state := trimmed(b.State)
@@ -184,7 +101,7 @@ func parseUserBody(body []byte) (agent.StateRequest, *apiError) {
 // parseMediaBody turns a <Media> body into the agent request.
 func parseMediaBody(body []byte) (agent.MediaRequest, *apiError) {
 	var b mediaBody
-	if err := decodeDocument(body, "Media", &b); err != nil {
+	if err := xmlbody.Decode(body, "Media", &b); err != nil {
 		return agent.MediaRequest{}, malformed("Media", err)
 	}
 	state := trimmed(b.State)

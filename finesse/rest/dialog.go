@@ -8,6 +8,7 @@ import (
 
 	"github.com/finesse-notify/finesse-notify/finesse/directory"
 	"github.com/finesse-notify/finesse-notify/finesse/task"
+	"github.com/finesse-notify/finesse-notify/internal/xmlbody"
 )
 
 // The task Dialog calls (FINESSE-REFERENCE §4.3): GET and PUT
@@ -53,7 +54,7 @@ type dialogBody struct {
 // exists and suits the dialog is the router's call.
 func parseDialogBody(body []byte) (task.ActionRequest, *apiError) {
 	var b dialogBody
-	if err := decodeDocument(body, "Dialog", &b); err != nil {
+	if err := xmlbody.Decode(body, "Dialog", &b); err != nil {
 		return task.ActionRequest{}, malformed("Dialog", err)
 	}
 	action := trimmed(b.RequestedAction)
@@ -82,15 +83,8 @@ func (a *API) putDialog(w http.ResponseWriter, r *http.Request, caller directory
 		return
 	}
 	req.RequestID = requestID(r)
-	if err := a.cfg.Tasks.Act(caller, id, req); err != nil {
-		a.log.Debug("REST dialog action refused", zap.String("caller", caller.ID), zap.String("dialog", id),
-			zap.String("action", string(req.Action)), zap.String("error", err.Error()))
-		writeAPIError(w, fromAgent(err))
-		return
-	}
-	a.log.Debug("REST dialog action", zap.String("caller", caller.ID), zap.String("dialog", id),
-		zap.String("action", string(req.Action)), zap.String("requestId", req.RequestID))
-	accepted(w)
+	a.answerChange(w, "REST dialog action", req.RequestID, a.cfg.Tasks.Act(caller, id, req),
+		zap.String("caller", caller.ID), zap.String("dialog", id), zap.String("action", string(req.Action)))
 }
 
 // GET /finesse/api/User/{id}/Media/{mrdId}/Dialogs: the user's open task

@@ -86,15 +86,8 @@ func (a *API) putUser(w http.ResponseWriter, r *http.Request, caller directory.U
 	}
 	req.RequestID = requestID(r)
 	req.Actor = actors[acc]
-	if err := a.cfg.Agents.SetState(target.ID, req); err != nil {
-		a.log.Debug("REST user state refused", zap.String("caller", caller.ID), zap.String("user", target.ID),
-			zap.String("state", string(req.State)), zap.String("error", err.Error()))
-		writeAPIError(w, fromAgent(err))
-		return
-	}
-	a.log.Debug("REST user state", zap.String("caller", caller.ID), zap.String("user", target.ID),
-		zap.String("state", string(req.State)), zap.String("requestId", req.RequestID))
-	accepted(w)
+	a.answerChange(w, "REST user state", req.RequestID, a.cfg.Agents.SetState(target.ID, req),
+		zap.String("caller", caller.ID), zap.String("user", target.ID), zap.String("state", string(req.State)))
 }
 
 // GET /finesse/api/User/{id}/ReasonCodes?category=NOT_READY|LOGOUT
@@ -191,15 +184,8 @@ func (a *API) putMedia(w http.ResponseWriter, r *http.Request, caller directory.
 		return
 	}
 	req.RequestID = requestID(r)
-	if err := a.cfg.Agents.SetMedia(target.ID, mrd, req); err != nil {
-		a.log.Debug("REST media state refused", zap.String("user", target.ID), zap.Int("mrd", mrd),
-			zap.String("state", string(req.State)), zap.String("error", err.Error()))
-		writeAPIError(w, fromAgent(err))
-		return
-	}
-	a.log.Debug("REST media state", zap.String("user", target.ID), zap.Int("mrd", mrd),
-		zap.String("state", string(req.State)), zap.String("requestId", req.RequestID))
-	accepted(w)
+	a.answerChange(w, "REST media state", req.RequestID, a.cfg.Agents.SetMedia(target.ID, mrd, req),
+		zap.String("user", target.ID), zap.Int("mrd", mrd), zap.String("state", string(req.State)))
 }
 
 // GET /finesse/api/User/{id}/Dialogs: the voice dialogs (none), or with

@@ -296,3 +296,17 @@ func writeXML(w http.ResponseWriter, doc []byte) {
 // accepted is the answer to a state change the model took: 202 and no
 // body; the outcome arrives as notifications (FINESSE-REFERENCE §4).
 func accepted(w http.ResponseWriter) { w.WriteHeader(http.StatusAccepted) }
+
+// answerChange answers a change request once the model has taken or
+// refused it: 202, or err as ApiErrors. Both are logged at debug as what
+// (with " refused" on a refusal), with fields and the error or the
+// requestId.
+func (a *API) answerChange(w http.ResponseWriter, what, requestID string, err *agent.Error, fields ...zap.Field) {
+	if err != nil {
+		a.log.Debug(what+" refused", append(fields, zap.String("error", err.Error()))...)
+		writeAPIError(w, fromAgent(err))
+		return
+	}
+	a.log.Debug(what, append(fields, zap.String("requestId", requestID))...)
+	accepted(w)
+}

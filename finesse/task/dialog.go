@@ -413,12 +413,7 @@ const (
 // genericError is the <apiErrors> data of that error, in the shape of
 // Finesse's Media and Dialogs/Media asynchronous errors.
 func genericError(mrdID int) []byte {
-	b := append([]byte(nil), "<apiErrors><apiError>"...)
-	b = finesse.AppendElem(b, "errorData", genericErrorData)
-	b = finesse.AppendElem(b, "errorMedia", strconv.Itoa(mrdID))
-	b = finesse.AppendElem(b, "errorMessage", genericErrorMessage)
-	b = finesse.AppendElem(b, "errorType", genericErrorType)
-	return append(b, "</apiError></apiErrors>"...)
+	return finesse.MediaAPIError(mrdID, genericErrorData, genericErrorMessage, genericErrorType)
 }
 
 // DialogXML renders GET /finesse/api/Dialog/<id>: <Dialog>…</Dialog>, and

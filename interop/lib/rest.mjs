@@ -7,6 +7,24 @@ import https from 'node:https';
 
 import { DOMParser } from '@xmldom/xmldom';
 
+/**
+ * Sends one HTTPS request (data: a Buffer, or null for none) and resolves
+ * with {status, headers, body}; it fails after timeoutMs.
+ */
+export function httpsRequest(url, { method, agent, headers, data, timeoutMs }) {
+    return new Promise((resolve, reject) => {
+        const req = https.request(url, { method, agent, headers }, (res) => {
+            const chunks = [];
+            res.on('data', (chunk) => chunks.push(chunk));
+            res.on('error', reject);
+            res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        });
+        req.on('error', reject);
+        req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${url} timed out after ${timeoutMs} ms`)));
+        req.end(data ?? undefined);
+    });
+}
+
 export class RESTClient {
     /**
      * @param {object} server a startServer({rest: true}) result
@@ -37,17 +55,7 @@ export class RESTClient {
         if (requestId !== null) {
             headers.requestId = requestId;
         }
-        return new Promise((resolve, reject) => {
-            const req = https.request(url, { method, agent: this.agent, headers }, (res) => {
-                const chunks = [];
-                res.on('data', (chunk) => chunks.push(chunk));
-                res.on('error', reject);
-                res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-            });
-            req.on('error', reject);
-            req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${url} timed out after ${timeoutMs} ms`)));
-            req.end(data ?? undefined);
-        });
+        return httpsRequest(url, { method, agent: this.agent, headers, data, timeoutMs });
     }
 
     /** PUTs <User>inner</User> on /finesse/api/User/<id>. */

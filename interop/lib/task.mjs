@@ -12,6 +12,8 @@ import https from 'node:https';
 
 import { DOMParser } from '@xmldom/xmldom';
 
+import { httpsRequest } from './rest.mjs';
+
 /** The default directory's task set-up (finesse/directory/default.yaml). */
 export const TASK = {
     agent: '1080',
@@ -58,17 +60,7 @@ export class TaskAPI {
         const url = new URL(path, this.baseURL);
         const data = body === null ? null : Buffer.from(body, 'utf8');
         const headers = data ? { 'Content-Type': 'application/xml', 'Content-Length': data.length } : {};
-        return new Promise((resolve, reject) => {
-            const req = https.request(url, { method, agent: this.agent, headers }, (res) => {
-                const chunks = [];
-                res.on('data', (chunk) => chunks.push(chunk));
-                res.on('error', reject);
-                res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-            });
-            req.on('error', reject);
-            req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${url} timed out after ${timeoutMs} ms`)));
-            req.end(data ?? undefined);
-        });
+        return httpsRequest(url, { method, agent: this.agent, headers, data, timeoutMs });
     }
 
     /**

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -366,8 +367,14 @@ func isNSDecl(a xml.Attr) bool {
 
 // declare opens a namespace scope for t and resolves t's name in it.
 func declare(t xml.StartElement, parent *nsScope) (*nsScope, xml.Name, error) {
+	if !isLocalName(t.Name.Local) {
+		return nil, xml.Name{}, &StreamError{Condition: CondNotWellFormed, Text: "an element name that is not a namespace-qualified name: " + quotedName(t.Name.Space, t.Name.Local)}
+	}
 	sc := &nsScope{parent: parent, def: parent.def}
 	for _, a := range t.Attr {
+		if !isLocalName(a.Name.Local) {
+			return nil, xml.Name{}, &StreamError{Condition: CondNotWellFormed, Text: "an attribute name that is not a namespace-qualified name: " + quotedName(a.Name.Space, a.Name.Local)}
+		}
 		switch {
 		case a.Name.Space == "" && a.Name.Local == "xmlns":
 			sc.def = a.Value
@@ -392,6 +399,20 @@ func declare(t xml.StartElement, parent *nsScope) (*nsScope, xml.Name, error) {
 		name.Space = uri
 	}
 	return sc, name, nil
+}
+
+// isLocalName reports whether a name's local part, as encoding/xml splits
+// it at the first colon, can be one: not empty and without a colon
+// (Namespaces in XML 1.0 §3, QName). encoding/xml takes "<:>" and "<a:b:c>"
+// whole, which no XML processor with namespaces accepts.
+func isLocalName(local string) bool { return local != "" && !strings.Contains(local, ":") }
+
+// quotedName shows a name as it stood in the tag, for an error text.
+func quotedName(prefix, local string) string {
+	if prefix != "" {
+		return strconv.Quote(prefix + ":" + local)
+	}
+	return strconv.Quote(local)
 }
 
 func resolveAttr(n xml.Name, sc *nsScope) (xml.Name, error) {
